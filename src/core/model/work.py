@@ -1,0 +1,86 @@
+"""Work records: the inbox of store events, the outbox of changes to push, alerts, sync runs.
+
+Inbox events and outbox commands are queue items: claimed by one worker at a time under a
+lease; a failure is retried with backoff until the last attempt, then the item is ``dead``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from attrs import define, field
+
+InboxStatus = Literal["received", "processing", "processed", "failed", "skipped", "dead"]
+OutboxStatus = Literal["pending", "processing", "done", "failed", "dead"]
+AlertSeverity = Literal["info", "warning", "error"]
+
+# Statuses from which a queue item may be claimed once it is due.
+INBOX_CLAIMABLE: frozenset[str] = frozenset({"received", "failed"})
+OUTBOX_CLAIMABLE: frozenset[str] = frozenset({"pending", "failed"})
+
+
+@define
+class InboxEvent:
+    id: str
+    platform: str
+    topic: str
+    delivery_id: str
+    received_at: datetime
+    next_attempt_at: datetime
+    payload: dict[str, Any] = field(factory=dict)
+    integration_id: str | None = None
+    shop_domain: str | None = None
+    event_id: str | None = None
+    source: str = "webhook"  # webhook | reconcile | manual
+    status: InboxStatus = "received"
+    attempts: int = 0
+    max_attempts: int = 8
+    locked_until: datetime | None = None
+    locked_by: str | None = None
+    processed_at: datetime | None = None
+    error: str | None = None
+    triggered_at: datetime | None = None
+
+
+@define
+class OutboxCommand:
+    id: str
+    kind: str
+    idempotency_key: str
+    created_at: datetime
+    next_attempt_at: datetime
+    payload: dict[str, Any] = field(factory=dict)
+    integration_id: str | None = None
+    status: OutboxStatus = "pending"
+    attempts: int = 0
+    max_attempts: int = 8
+    locked_until: datetime | None = None
+    locked_by: str | None = None
+    done_at: datetime | None = None
+    error: str | None = None
+    result: dict[str, Any] = field(factory=dict)
+
+
+@define
+class Alert:
+    id: str
+    severity: AlertSeverity
+    code: str
+    message: str
+    created_at: datetime
+    client_id: str | None = None
+    integration_id: str | None = None
+    subject_id: str | None = None  # the order, event or command the alert is about
+    resolved_at: datetime | None = None
+
+
+@define
+class SyncRun:
+    id: str
+    kind: str
+    started_at: datetime
+    integration_id: str | None = None
+    finished_at: datetime | None = None
+    counts: dict[str, int] = field(factory=dict)
+    error: str | None = None

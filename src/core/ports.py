@@ -1,0 +1,596 @@
+"""Ports: what the core needs from the outside world, named by role.
+
+Adapters implement these (``adapters.memory``, ``adapters.postgres``, ``adapters.shopify``,
+``adapters.crypto``, ``adapters.ratelimit``). The composition root picks which.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from attrs import frozen
+
+from core.model import (
+    Alert,
+    ApiToken,
+    CatalogVariant,
+    Client,
+    InboxEvent,
+    InboxStatus,
+    Integration,
+    LocationMapping,
+    OrderStatus,
+    OutboundOrder,
+    OutboxCommand,
+    OutboxStatus,
+    Product,
+    ProductMapping,
+    Shipment,
+    StockLevel,
+    StockMovement,
+    SyncRun,
+    User,
+    Warehouse,
+)
+from core.store import (
+    CatalogPage,
+    Credentials,
+    FulfillmentRequest,
+    FulfillmentResult,
+    InventoryBatch,
+    InventoryResult,
+    OrdersPage,
+    ShopInfo,
+    StoreEvent,
+    StoreFulfillmentOrder,
+    StoreLocation,
+    StoreOrder,
+    StoreSession,
+    WebhookSubscription,
+)
+
+__all__ = [
+    "AlertRepository",
+    "ApiTokenRepository",
+    "CatalogRepository",
+    "Cipher",
+    "ClientRepository",
+    "Clock",
+    "IdGenerator",
+    "InboxRepository",
+    "IntegrationRepository",
+    "LocationMappingRepository",
+    "OrderRepository",
+    "OutboxRepository",
+    "ProductMappingRepository",
+    "ProductRepository",
+    "Rate",
+    "RateLimitDecision",
+    "RateLimiter",
+    "ShipmentRepository",
+    "StockRepository",
+    "StorePlatform",
+    "SyncRunRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+    "WarehouseRepository",
+]
+
+
+# --- small services ----------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A new unique identifier (a UUID in text form)."""
+        ...
+
+
+class Cipher(Protocol):
+    """Authenticated encryption with key ids, so keys rotate and old ciphertexts still open."""
+
+    def encrypt(self, plaintext: bytes, *, associated_data: bytes = b"") -> str:
+        """Seal with the current key; the text result names the key id it was sealed with."""
+        ...
+
+    def decrypt(self, ciphertext: str, *, associated_data: bytes = b"") -> bytes:
+        """Open with the key named in the ciphertext. Raises ``CryptoError`` if tampered."""
+        ...
+
+
+@frozen
+class Rate:
+    """``amount`` units per ``per_seconds`` seconds (``limits``' "10 per 60 seconds")."""
+
+    amount: int
+    per_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.amount} per {self.per_seconds} seconds"
+
+
+@frozen
+class RateLimitDecision:
+    allowed: bool
+    remaining: int
+    retry_after: float  # seconds until ``cost`` units would be allowed again (0 when allowed)
+
+
+class RateLimiter(Protocol):
+    """A shared budget per key. With Redis storage every process of a deployment shares it."""
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        """Take ``cost`` units if they are available; say when to come back if not."""
+        ...
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        """Would ``cost`` units be allowed now? Takes nothing."""
+        ...
+
+    def reset(self, key: str, rate: Rate) -> None: ...
+
+
+# --- the store platform ------------------------------------------------------------------------
+
+
+class StorePlatform(Protocol):
+    """What any store (Shopify, later TikTok Shop, Amazon, ...) must offer the core.
+
+    Methods that talk to the store raise ``PlatformError`` subclasses: ``PlatformUnavailable``
+    and ``PlatformThrottled`` are retryable, ``PlatformAuthError`` means the credentials are
+    no longer accepted, ``PlatformRejected`` means the store refused the request.
+    """
+
+    name: str
+
+    # connect
+    def normalize_shop(self, raw: str) -> str:
+        """A shop name or domain as typed by a user, validated. Raises ``InvalidShop``."""
+        ...
+
+    def authorization_url(self, shop: str, *, state: str, redirect_uri: str) -> str: ...
+
+    def verify_callback(self, params: Mapping[str, str | Sequence[str]], now: datetime) -> str:
+        """Check a callback's signature, timestamp and shop; return the shop.
+
+        Raises ``InvalidSignature``, ``StaleRequest`` or ``InvalidShop``.
+        """
+        ...
+
+    def exchange_code(self, shop: str, code: str) -> Credentials: ...
+
+    def refresh_credentials(self, shop: str, credentials: Credentials) -> Credentials: ...
+
+    # webhooks
+    def verify_webhook(self, body: bytes, signature: str | None) -> bool:
+        """Constant-time check of a webhook body signature (current or previous secret)."""
+        ...
+
+    def parse_webhook(self, topic: str, payload: Mapping[str, object], shop: str) -> StoreEvent:
+        """Turn a webhook payload into a core event. Raises ``PayloadError``."""
+        ...
+
+    def parse_order(self, payload: Mapping[str, object]) -> StoreOrder:
+        """Turn a stored order payload into a ``StoreOrder``. Raises ``PayloadError``."""
+        ...
+
+    def webhook_topics(self) -> tuple[str, ...]:
+        """The topics a connected store must be subscribed to."""
+        ...
+
+    def webhook_subscriptions(self, session: StoreSession) -> list[WebhookSubscription]: ...
+
+    def create_webhook_subscription(
+        self, session: StoreSession, topic: str, uri: str
+    ) -> WebhookSubscription: ...
+
+    def delete_webhook_subscription(self, session: StoreSession, subscription_id: str) -> None: ...
+
+    # reading the store
+    def shop_info(self, session: StoreSession) -> ShopInfo: ...
+
+    def locations(self, session: StoreSession) -> list[StoreLocation]: ...
+
+    def catalog(self, session: StoreSession, cursor: str | None = None) -> CatalogPage: ...
+
+    def orders_updated_since(
+        self, session: StoreSession, since: datetime, cursor: str | None = None
+    ) -> OrdersPage: ...
+
+    def order(self, session: StoreSession, order_id: str) -> StoreOrder | None: ...
+
+    def fulfillment_orders(
+        self, session: StoreSession, order_id: str
+    ) -> list[StoreFulfillmentOrder]: ...
+
+    # writing to the store
+    def create_fulfillment(
+        self, session: StoreSession, request: FulfillmentRequest
+    ) -> FulfillmentResult: ...
+
+    def set_inventory(self, session: StoreSession, batch: InventoryBatch) -> InventoryResult:
+        """Apply one batch (<= 250). A stale compare is a per-item result, not an exception."""
+        ...
+
+
+# --- persistence -------------------------------------------------------------------------------
+
+
+class ClientRepository(Protocol):
+    def add(self, client: Client) -> None:
+        """Raises ``Conflict`` if a client with that name exists."""
+        ...
+
+    def get(self, client_id: str) -> Client | None: ...
+
+    def get_by_name(self, name: str) -> Client | None: ...
+
+    def list(self) -> list[Client]: ...
+
+    def update(self, client: Client) -> None: ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None:
+        """Raises ``Conflict`` if the e-mail (case-insensitive) is taken."""
+        ...
+
+    def get(self, user_id: str) -> User | None: ...
+
+    def get_by_email(self, email: str) -> User | None: ...
+
+    def list(self, client_id: str | None = None) -> list[User]: ...
+
+    def update(self, user: User) -> None: ...
+
+
+class ApiTokenRepository(Protocol):
+    def add(self, token: ApiToken) -> None: ...
+
+    def get_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    def touch(self, token_id: str, when: datetime) -> None: ...
+
+    def delete_for_user(self, user_id: str) -> int: ...
+
+
+class WarehouseRepository(Protocol):
+    def add(self, warehouse: Warehouse) -> None:
+        """Raises ``Conflict`` if the code is taken."""
+        ...
+
+    def get(self, warehouse_id: str) -> Warehouse | None: ...
+
+    def get_by_code(self, code: str) -> Warehouse | None: ...
+
+    def list(self) -> list[Warehouse]: ...
+
+
+class ProductRepository(Protocol):
+    def add(self, product: Product) -> None:
+        """Raises ``Conflict`` if the client already has that SKU (case-insensitive)."""
+        ...
+
+    def get(self, product_id: str) -> Product | None: ...
+
+    def get_by_sku(self, client_id: str, sku: str) -> Product | None:
+        """Case-insensitive."""
+        ...
+
+    def find_by_barcode(self, client_id: str, barcode: str) -> list[Product]: ...
+
+    def list(
+        self,
+        client_id: str | None = None,
+        *,
+        q: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Product]: ...
+
+    def update(self, product: Product) -> None: ...
+
+
+class StockRepository(Protocol):
+    def get_level(self, product_id: str, warehouse_id: str) -> StockLevel | None:
+        """The level, locked for the rest of the unit of work."""
+        ...
+
+    def save_level(self, level: StockLevel) -> None: ...
+
+    def levels(
+        self,
+        *,
+        product_id: str | None = None,
+        warehouse_id: str | None = None,
+        client_id: str | None = None,
+    ) -> list[StockLevel]: ...
+
+    def add_movement(self, movement: StockMovement) -> None: ...
+
+    def movements(
+        self,
+        *,
+        product_id: str | None = None,
+        warehouse_id: str | None = None,
+        order_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[StockMovement]: ...
+
+
+class OrderRepository(Protocol):
+    def add(self, order: OutboundOrder) -> None:
+        """Raises ``Conflict`` for a second order of one (integration, external order id), or
+        a second order number for one client."""
+        ...
+
+    def get(self, order_id: str) -> OutboundOrder | None:
+        """The order with its items, locked for the rest of the unit of work."""
+        ...
+
+    def get_by_external(self, integration_id: str, external_order_id: str) -> OutboundOrder | None:
+        """Locked like ``get``."""
+        ...
+
+    def update(self, order: OutboundOrder) -> None:
+        """Saves the order and its items (items added, changed or removed)."""
+        ...
+
+    def list(
+        self,
+        *,
+        client_id: str | None = None,
+        status: OrderStatus | None = None,
+        integration_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[OutboundOrder]: ...
+
+    def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
+        """Ids of ``pending`` orders at the warehouse with a line of the product, rush first,
+        then oldest first."""
+        ...
+
+    def for_customer(
+        self, integration_id: str, *, email: str | None, external_order_ids: Iterable[str]
+    ) -> builtins.list[OutboundOrder]:
+        """Orders of one store customer (by e-mail or order ids), for redaction requests."""
+        ...
+
+
+class ShipmentRepository(Protocol):
+    def add(self, shipment: Shipment) -> None: ...
+
+    def get(self, shipment_id: str) -> Shipment | None: ...
+
+    def for_order(self, order_id: str) -> list[Shipment]: ...
+
+    def update(self, shipment: Shipment) -> None: ...
+
+
+class IntegrationRepository(Protocol):
+    def add(self, integration: Integration) -> None:
+        """Raises ``Conflict`` if the client already has this (platform, shop)."""
+        ...
+
+    def get(self, integration_id: str) -> Integration | None:
+        """Locked for the rest of the unit of work."""
+        ...
+
+    def find(self, client_id: str, platform: str, shop_domain: str) -> Integration | None: ...
+
+    def connected_for_shop(self, platform: str, shop_domain: str) -> list[Integration]:
+        """Integrations of the shop whose status is not ``disconnected``."""
+        ...
+
+    def list(self, client_id: str | None = None) -> list[Integration]: ...
+
+    def update(self, integration: Integration) -> None: ...
+
+
+class LocationMappingRepository(Protocol):
+    def add(self, mapping: LocationMapping) -> None:
+        """Raises ``Conflict`` for a second mapping of one store location."""
+        ...
+
+    def get(self, mapping_id: str) -> LocationMapping | None: ...
+
+    def get_by_external(
+        self, integration_id: str, external_location_id: str
+    ) -> LocationMapping | None: ...
+
+    def for_integration(self, integration_id: str) -> list[LocationMapping]: ...
+
+    def update(self, mapping: LocationMapping) -> None: ...
+
+
+class ProductMappingRepository(Protocol):
+    def add(self, mapping: ProductMapping) -> None:
+        """Raises ``Conflict`` for a second mapping of one store variant."""
+        ...
+
+    def get(self, mapping_id: str) -> ProductMapping | None: ...
+
+    def get_by_variant(
+        self, integration_id: str, external_variant_id: str
+    ) -> ProductMapping | None: ...
+
+    def for_product(self, product_id: str) -> list[ProductMapping]: ...
+
+    def for_integration(self, integration_id: str) -> list[ProductMapping]: ...
+
+    def update(self, mapping: ProductMapping) -> None: ...
+
+    def delete(self, mapping_id: str) -> None: ...
+
+
+class CatalogRepository(Protocol):
+    def upsert(self, variants: Iterable[CatalogVariant]) -> int: ...
+
+    def get(self, integration_id: str, external_variant_id: str) -> CatalogVariant | None: ...
+
+    def list(
+        self,
+        integration_id: str,
+        *,
+        mapped: bool | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[CatalogVariant]:
+        """``mapped``: only variants with (True) or without (False) a product mapping."""
+        ...
+
+    def count(
+        self, integration_id: str, *, mapped: bool | None = None, q: str | None = None
+    ) -> int: ...
+
+    def delete_missing(self, integration_id: str, keep: Iterable[str]) -> int:
+        """Forget variants no longer in the store."""
+        ...
+
+
+class InboxRepository(Protocol):
+    def add(self, event: InboxEvent) -> bool:
+        """Store the event; ``False`` (and nothing stored) if its (platform, delivery id) is
+        already stored."""
+        ...
+
+    def get(self, event_id: str) -> InboxEvent | None:
+        """Locked for the rest of the unit of work."""
+        ...
+
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str,
+    ) -> list[InboxEvent]:
+        """Claim up to ``limit`` due events: claimable ones whose ``next_attempt_at`` passed,
+        and ``processing`` ones whose lease expired. Marks them ``processing`` under this
+        worker's lease and counts the attempt. Two workers never get the same event."""
+        ...
+
+    def update(self, event: InboxEvent) -> None: ...
+
+    def list(
+        self,
+        *,
+        integration_id: str | None = None,
+        status: InboxStatus | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InboxEvent]: ...
+
+    def counts(self, integration_id: str, since: datetime) -> dict[str, int]:
+        """Events received since ``since`` by status."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, command: OutboxCommand) -> bool:
+        """``False`` (nothing stored) if a command with that idempotency key exists."""
+        ...
+
+    def get(self, command_id: str) -> OutboxCommand | None:
+        """Locked for the rest of the unit of work."""
+        ...
+
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str,
+    ) -> list[OutboxCommand]:
+        """As ``InboxRepository.claim_due``."""
+        ...
+
+    def update(self, command: OutboxCommand) -> None: ...
+
+    def list(
+        self,
+        *,
+        integration_id: str | None = None,
+        status: OutboxStatus | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[OutboxCommand]: ...
+
+
+class AlertRepository(Protocol):
+    def add(self, alert: Alert) -> None: ...
+
+    def list(
+        self,
+        *,
+        client_id: str | None = None,
+        integration_id: str | None = None,
+        unresolved_only: bool = False,
+        limit: int = 100,
+    ) -> list[Alert]: ...
+
+    def resolve(self, alert_id: str, when: datetime) -> None: ...
+
+
+class SyncRunRepository(Protocol):
+    def add(self, run: SyncRun) -> None: ...
+
+    def update(self, run: SyncRun) -> None: ...
+
+    def latest(self, integration_id: str, kind: str) -> SyncRun | None: ...
+
+    def list(self, *, integration_id: str | None = None, limit: int = 50) -> list[SyncRun]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
+
+    clients: ClientRepository
+    users: UserRepository
+    api_tokens: ApiTokenRepository
+    warehouses: WarehouseRepository
+    products: ProductRepository
+    stock: StockRepository
+    orders: OrderRepository
+    shipments: ShipmentRepository
+    integrations: IntegrationRepository
+    locations: LocationMappingRepository
+    mappings: ProductMappingRepository
+    catalog: CatalogRepository
+    inbox: InboxRepository
+    outbox: OutboxRepository
+    alerts: AlertRepository
+    sync_runs: SyncRunRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
