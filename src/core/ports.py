@@ -7,7 +7,6 @@ Adapters implement these (``adapters.memory``, ``adapters.postgres``, ``adapters
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -67,6 +66,7 @@ __all__ = [
     "LocationMappingRepository",
     "OrderRepository",
     "OutboxRepository",
+    "PasswordHasher",
     "ProductMappingRepository",
     "ProductRepository",
     "Rate",
@@ -594,3 +594,15 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class PasswordHasher(Protocol):
+    """Slow, salted password hashing (argon2id or scrypt)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Constant-time check; ``False`` for a wrong password or a malformed hash."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...

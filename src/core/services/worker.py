@@ -1,0 +1,275 @@
+"""The queue worker: claim due inbox events and outbox commands, run the handler registered
+for each, and record the outcome in the handler's own transaction.
+
+A failure is retried with exponential backoff and jitter; after the last attempt the item is
+``dead`` and an alert is raised. Bad input (``InvalidInput``, e.g. an unparseable payload)
+is dead at once: retrying cannot help. A worker that dies mid-item loses its lease; another
+worker claims the item again after the lease expires. An item whose lease this worker lost is
+left to its new owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Literal
+
+from attrs import define, field, frozen
+
+from core.errors import InvalidInput, NotFound, PlatformThrottled, StorelinkError
+from core.model import InboxEvent, OutboxCommand
+from core.ports import UnitOfWork
+from core.services._context import Context, raise_alert
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 1000
+
+
+@frozen
+class Skip:
+    """Returned by a handler that deliberately did nothing (the reason is recorded)."""
+
+    reason: str
+
+
+InboxHandler = Callable[[UnitOfWork, InboxEvent], Skip | None]
+OutboxHandler = Callable[[UnitOfWork, OutboxCommand], Skip | None]
+
+
+@frozen
+class Handlers:
+    """Inbox handlers by topic, outbox handlers by command kind."""
+
+    inbox: Mapping[str, InboxHandler] = field(factory=dict)
+    outbox: Mapping[str, OutboxHandler] = field(factory=dict)
+
+
+@frozen
+class Backoff:
+    """``base * 2**(attempt-1)`` seconds, capped, times a jitter factor in [0.5, 1.0)."""
+
+    base_seconds: float = 5.0
+    cap_seconds: float = 3600.0
+
+    def delay(self, attempt: int, rand: Callable[[], float]) -> float:
+        raw = min(self.cap_seconds, self.base_seconds * 2.0 ** max(0, attempt - 1))
+        return raw * (0.5 + rand() / 2)
+
+
+@define
+class WorkReport:
+    processed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    dead: int = 0
+    lost: int = 0  # leases lost to another worker
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.skipped + self.retried + self.dead + self.lost
+
+    def add(self, other: WorkReport) -> None:
+        self.processed += other.processed
+        self.skipped += other.skipped
+        self.retried += other.retried
+        self.dead += other.dead
+        self.lost += other.lost
+
+
+Outcome = Literal["processed", "skipped", "retried", "dead", "lost"]
+QueueItem = InboxEvent | OutboxCommand
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, StorelinkError):
+        text = f"{exc.code}: {exc.message}"
+    else:  # an unexpected bug: name the type, keep the message short
+        text = f"{type(exc).__name__}: {exc}"
+    return text[:MAX_ERROR_LENGTH]
+
+
+class Worker:
+    def __init__(
+        self,
+        ctx: Context,
+        handlers: Handlers,
+        *,
+        worker_id: str,
+        lease_seconds: float = 300.0,
+        batch_size: int = 20,
+        backoff: Backoff | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.ctx = ctx
+        self.handlers = handlers
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.backoff = backoff or Backoff()
+        self.rand = rand
+
+    # --- public ---------------------------------------------------------------------------
+
+    def run_once(self) -> WorkReport:
+        """Claim one batch from each queue and work it. Returns what happened."""
+        report = WorkReport()
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            events = uow.inbox.claim_due(
+                now,
+                limit=self.batch_size,
+                lease_seconds=self.lease_seconds,
+                worker_id=self.worker_id,
+            )
+            commands = uow.outbox.claim_due(
+                now,
+                limit=self.batch_size,
+                lease_seconds=self.lease_seconds,
+                worker_id=self.worker_id,
+            )
+            uow.commit()
+        for event in events:
+            self._count(report, self._work(event))
+        for command in commands:
+            self._count(report, self._work(command))
+        return report
+
+    def drain(self, max_rounds: int = 1000) -> WorkReport:
+        """Work until nothing is due (tests, ``worker --once``)."""
+        total = WorkReport()
+        for _ in range(max_rounds):
+            report = self.run_once()
+            total.add(report)
+            if report.total == 0:
+                break
+        return total
+
+    # --- one item -------------------------------------------------------------------------
+
+    @staticmethod
+    def _count(report: WorkReport, outcome: Outcome) -> None:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def _load(self, uow: UnitOfWork, item: QueueItem) -> QueueItem | None:
+        """The item, locked, if this worker still holds its lease."""
+        current: QueueItem | None
+        current = (
+            uow.inbox.get(item.id) if isinstance(item, InboxEvent) else uow.outbox.get(item.id)
+        )
+        if current is None or current.status != "processing" or current.locked_by != self.worker_id:
+            return None
+        return current
+
+    def _save(self, uow: UnitOfWork, item: QueueItem) -> None:
+        if isinstance(item, InboxEvent):
+            uow.inbox.update(item)
+        else:
+            uow.outbox.update(item)
+
+    def _run_handler(self, uow: UnitOfWork, item: QueueItem) -> Skip | None:
+        if isinstance(item, InboxEvent):
+            on_event = self.handlers.inbox.get(item.topic)
+            if on_event is None:
+                raise NotFound(f"no handler for topic {item.topic!r}", code="no_handler")
+            return on_event(uow, item)
+        on_command = self.handlers.outbox.get(item.kind)
+        if on_command is None:
+            raise NotFound(f"no handler for command {item.kind!r}", code="no_handler")
+        return on_command(uow, item)
+
+    def _work(self, item: QueueItem) -> Outcome:
+        try:
+            with self.ctx.uow() as uow:
+                current = self._load(uow, item)
+                if current is None:
+                    return "lost"
+                result = self._run_handler(uow, current)
+                now = self.ctx.clock.now()
+                current.locked_by = None
+                current.locked_until = None
+                if isinstance(current, InboxEvent):
+                    current.status = "skipped" if isinstance(result, Skip) else "processed"
+                    current.processed_at = now
+                else:
+                    current.status = "done"
+                    current.done_at = now
+                current.error = result.reason[:MAX_ERROR_LENGTH] if result else None
+                self._save(uow, current)
+                uow.commit()
+                return "skipped" if isinstance(result, Skip) else "processed"
+        except Exception as exc:  # every failure is recorded, none escapes
+            return self._failed(item, exc)
+
+    def _failed(self, item: QueueItem, exc: Exception) -> Outcome:
+        if not isinstance(exc, StorelinkError):
+            log.exception("handler crashed on %s %s", type(item).__name__, item.id)
+        with self.ctx.uow() as uow:
+            current = self._load(uow, item)
+            if current is None:
+                return "lost"
+            now = self.ctx.clock.now()
+            current.error = _describe(exc)
+            current.locked_by = None
+            current.locked_until = None
+            permanent = isinstance(exc, InvalidInput) or getattr(exc, "code", "") == "no_handler"
+            if permanent or current.attempts >= current.max_attempts:
+                current.status = "dead"
+                what = (
+                    f"webhook {current.topic}"
+                    if isinstance(current, InboxEvent)
+                    else f"command {current.kind}"
+                )
+                client_id = None
+                if current.integration_id:
+                    integration = uow.integrations.get(current.integration_id)
+                    client_id = integration.client_id if integration else None
+                raise_alert(
+                    uow,
+                    self.ctx,
+                    severity="error",
+                    code="queue_item_dead",
+                    message=f"{what} failed after {current.attempts} attempt(s): {current.error}",
+                    client_id=client_id,
+                    integration_id=current.integration_id,
+                    subject_id=current.id,
+                )
+                outcome: Outcome = "dead"
+            else:
+                delay = self.backoff.delay(current.attempts, self.rand)
+                if isinstance(exc, PlatformThrottled):
+                    delay = max(delay, exc.retry_after)
+                current.status = "failed"
+                current.next_attempt_at = now + timedelta(seconds=delay)
+                outcome = "retried"
+            self._save(uow, current)
+            uow.commit()
+            return outcome
+
+
+def retry(ctx: Context, *, kind: Literal["inbox", "outbox"], item_id: str) -> QueueItem:
+    """Staff replay of a failed or dead item: due now, with a fresh attempt budget."""
+    with ctx.uow() as uow:
+        item: QueueItem | None = (
+            uow.inbox.get(item_id) if kind == "inbox" else uow.outbox.get(item_id)
+        )
+        if item is None:
+            raise NotFound(f"{'event' if kind == 'inbox' else 'command'} not found")
+        if item.status not in ("failed", "dead", "skipped"):
+            raise InvalidInput(
+                f"only failed, dead or skipped items can be retried (this one is {item.status})",
+                code="not_retryable",
+            )
+        item.status = "received" if isinstance(item, InboxEvent) else "pending"
+        item.next_attempt_at = ctx.clock.now()
+        item.max_attempts = item.attempts + max(item.max_attempts - item.attempts, 0) + 8
+        item.locked_by = None
+        item.locked_until = None
+        if isinstance(item, InboxEvent):
+            uow.inbox.update(item)
+        else:
+            uow.outbox.update(item)
+        uow.commit()
+    return item

@@ -1,0 +1,244 @@
+"""The queue loop: handlers run once, failures retry with backoff, the last failure is dead
+with an alert, a dead worker's lease expires, and staff can replay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from adapters.system import ManualClock
+from core.errors import PayloadError, PlatformThrottled, PlatformUnavailable
+from core.model import InboxEvent, OutboxCommand
+from core.ports import UnitOfWork
+from core.services import Context
+from core.services.worker import Backoff, Handlers, Skip, Worker, retry
+
+
+def _event(ctx: Context, delivery: str = "d1", topic: str = "test/topic", **kw: object) -> str:
+    now = ctx.clock.now()
+    event = InboxEvent(
+        id=ctx.ids.new_id(),
+        platform="test",
+        topic=topic,
+        delivery_id=delivery,
+        received_at=now,
+        next_attempt_at=now,
+        payload={"n": 1},
+        **kw,
+    )  # type: ignore[arg-type]
+    with ctx.uow() as uow:
+        assert uow.inbox.add(event)
+        uow.commit()
+    return event.id
+
+
+def _get(ctx: Context, event_id: str) -> InboxEvent:
+    with ctx.uow() as uow:
+        event = uow.inbox.get(event_id)
+    assert event is not None
+    return event
+
+
+class Recorder:
+    def __init__(self, failures: list[Exception] | None = None) -> None:
+        self.calls: list[str] = []
+        self.failures = list(failures or [])
+
+    def __call__(self, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
+        self.calls.append(event.id)
+        if self.failures:
+            raise self.failures.pop(0)
+        return None
+
+
+def _worker(ctx: Context, handler: Recorder, worker_id: str = "w1", **kw: object) -> Worker:
+    return Worker(
+        ctx,
+        Handlers(inbox={"test/topic": handler}),
+        worker_id=worker_id,
+        backoff=Backoff(base_seconds=10, cap_seconds=100),
+        rand=lambda: 0.0,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_a_due_event_is_handled_once_and_marked_processed(ctx: Context) -> None:
+    event_id = _event(ctx)
+    handler = Recorder()
+    worker = _worker(ctx, handler)
+    assert worker.run_once().processed == 1
+    assert worker.run_once().total == 0
+    event = _get(ctx, event_id)
+    assert (event.status, event.attempts, event.locked_by, handler.calls) == (
+        "processed",
+        1,
+        None,
+        [event_id],
+    )
+
+
+def test_a_failure_is_retried_after_exponential_backoff_with_jitter(
+    ctx: Context, clock: ManualClock
+) -> None:
+    event_id = _event(ctx)
+    handler = Recorder([PlatformUnavailable("store down"), PlatformUnavailable("still down")])
+    worker = _worker(ctx, handler)
+    start = clock.now()
+    assert worker.run_once().retried == 1
+    first = _get(ctx, event_id)
+    assert first.status == "failed"
+    assert first.next_attempt_at == start + timedelta(seconds=5)  # 10 * 2**0 * jitter 0.5
+    assert "store down" in (first.error or "")
+    assert worker.run_once().total == 0  # not due yet
+    clock.advance(5)
+    assert worker.run_once().retried == 1
+    assert _get(ctx, event_id).next_attempt_at == clock.now() + timedelta(seconds=10)
+    clock.advance(10)
+    assert worker.run_once().processed == 1
+    assert _get(ctx, event_id).status == "processed"
+    assert _get(ctx, event_id).error is None
+
+
+def test_backoff_is_capped() -> None:
+    backoff = Backoff(base_seconds=10, cap_seconds=100)
+    assert backoff.delay(30, lambda: 0.999999) == pytest.approx(100, rel=1e-3)
+    assert backoff.delay(1, lambda: 0.0) == 5
+
+
+def test_throttling_waits_at_least_as_long_as_the_store_asks(
+    ctx: Context, clock: ManualClock
+) -> None:
+    event_id = _event(ctx)
+    worker = _worker(ctx, Recorder([PlatformThrottled("slow down", retry_after=42)]))
+    worker.run_once()
+    assert _get(ctx, event_id).next_attempt_at == clock.now() + timedelta(seconds=42)
+
+
+def test_after_the_last_attempt_the_event_is_dead_with_an_alert(
+    ctx: Context, clock: ManualClock
+) -> None:
+    event_id = _event(ctx, max_attempts=2)
+    worker = _worker(ctx, Recorder([RuntimeError("bug 1"), RuntimeError("bug 2")]))
+    assert worker.run_once().retried == 1
+    clock.advance(1000)
+    assert worker.run_once().dead == 1
+    event = _get(ctx, event_id)
+    assert event.status == "dead"
+    with ctx.uow() as uow:
+        alerts = uow.alerts.list()
+    assert [(a.code, a.subject_id) for a in alerts] == [("queue_item_dead", event_id)]
+    assert "bug 2" in alerts[0].message
+
+
+def test_a_payload_that_cannot_be_parsed_is_dead_at_once(ctx: Context) -> None:
+    event_id = _event(ctx)
+    worker = _worker(ctx, Recorder([PayloadError("order has no id")]))
+    assert worker.run_once().dead == 1
+    assert _get(ctx, event_id).attempts == 1
+
+
+def test_an_event_without_a_handler_is_dead_not_silently_dropped(ctx: Context) -> None:
+    event_id = _event(ctx, topic="unknown/topic")
+    assert _worker(ctx, Recorder()).run_once().dead == 1
+    assert "no handler" in (_get(ctx, event_id).error or "")
+
+
+def test_a_handler_that_skips_records_why(ctx: Context) -> None:
+    event_id = _event(ctx)
+    worker = Worker(
+        ctx, Handlers(inbox={"test/topic": lambda uow, e: Skip("test order")}), worker_id="w1"
+    )
+    assert worker.run_once().skipped == 1
+    event = _get(ctx, event_id)
+    assert (event.status, event.error) == ("skipped", "test order")
+
+
+def test_a_failed_handler_leaves_no_partial_changes(ctx: Context) -> None:
+    event_id = _event(ctx)
+
+    def half_then_fail(uow: UnitOfWork, event: InboxEvent) -> None:
+        now = ctx.clock.now()
+        uow.outbox.add(
+            OutboxCommand(
+                id="c1", kind="k", idempotency_key="k1", created_at=now, next_attempt_at=now
+            )
+        )
+        raise PlatformUnavailable("boom")
+
+    Worker(ctx, Handlers(inbox={"test/topic": half_then_fail}), worker_id="w1").run_once()
+    with ctx.uow() as uow:
+        assert uow.outbox.list() == []
+    assert _get(ctx, event_id).status == "failed"
+
+
+def test_an_item_whose_worker_died_is_claimed_again_after_the_lease(
+    ctx: Context, clock: ManualClock
+) -> None:
+    event_id = _event(ctx)
+    with ctx.uow() as uow:  # worker "dead" claims and never finishes
+        assert [
+            e.id
+            for e in uow.inbox.claim_due(clock.now(), limit=5, lease_seconds=60, worker_id="dead")
+        ] == [event_id]
+        uow.commit()
+    handler = Recorder()
+    survivor = _worker(ctx, handler, worker_id="w2")
+    assert survivor.run_once().total == 0
+    clock.advance(61)
+    assert survivor.run_once().processed == 1
+    assert _get(ctx, event_id).attempts == 2
+
+
+def test_a_worker_that_lost_its_lease_does_not_overwrite_the_new_owner(
+    ctx: Context, clock: ManualClock
+) -> None:
+    event_id = _event(ctx)
+    slow = _worker(ctx, Recorder(), worker_id="slow", lease_seconds=10)
+    with ctx.uow() as uow:
+        claimed = uow.inbox.claim_due(clock.now(), limit=1, lease_seconds=10, worker_id="slow")
+        uow.commit()
+    clock.advance(11)
+    with ctx.uow() as uow:  # another worker takes over after the lease
+        uow.inbox.claim_due(clock.now(), limit=1, lease_seconds=10, worker_id="fast")
+        uow.commit()
+    assert slow._work(claimed[0]) == "lost"
+    event = _get(ctx, event_id)
+    assert (event.status, event.locked_by) == ("processing", "fast")
+
+
+def test_staff_can_replay_a_dead_event(ctx: Context) -> None:
+    event_id = _event(ctx)
+    handler = Recorder([PayloadError("bad")])
+    worker = _worker(ctx, handler)
+    worker.run_once()
+    assert _get(ctx, event_id).status == "dead"
+    retry(ctx, kind="inbox", item_id=event_id)
+    assert worker.run_once().processed == 1
+    assert len(handler.calls) == 2
+
+
+def test_outbox_commands_run_their_kind_handler(ctx: Context) -> None:
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.outbox.add(
+            OutboxCommand(
+                id="c1",
+                kind="say",
+                idempotency_key="say:1",
+                created_at=now,
+                next_attempt_at=now,
+                payload={"x": 2},
+            )
+        )
+        uow.commit()
+    seen: list[dict[str, object]] = []
+    worker = Worker(
+        ctx, Handlers(outbox={"say": lambda uow, c: seen.append(c.payload)}), worker_id="w"
+    )
+    assert worker.drain().processed == 1
+    with ctx.uow() as uow:
+        command = uow.outbox.get("c1")
+    assert command is not None
+    assert command.status == "done"
+    assert seen == [{"x": 2}]
