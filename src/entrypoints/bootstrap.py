@@ -1,0 +1,152 @@
+"""The composition root: the only place that knows which adapter serves which port.
+
+``bootstrap()`` builds a ``Services`` from settings; every adapter can be passed in instead
+(tests pass in-memory ones). Nothing is built at import time. Flask (``create_app``), the CLI,
+the worker and the test fixtures all call it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from attrs import define, field
+
+from adapters.crypto import AesGcmCipher
+from adapters.passwords import Argon2PasswordHasher
+from adapters.ratelimit import FailOpenRateLimiter, LimitsRateLimiter
+from adapters.system import SystemClock, UuidIdGenerator
+from core.ports import (
+    Cipher,
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    RateLimiter,
+    StorePlatform,
+    UnitOfWorkFactory,
+)
+from core.services import Context
+from core.services.worker import Handlers
+from entrypoints.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], None]  # raises when the dependency is not ready
+
+
+@define
+class Services:
+    """Everything a process needs, wired. ``close()`` releases pools and servers."""
+
+    settings: Settings
+    ctx: Context
+    passwords: PasswordHasher
+    cipher: Cipher
+    rate_limiter: RateLimiter  # fails closed: login, OAuth start, failed HMAC checks
+    webhook_limiter: RateLimiter  # fails open: never lose a store's delivery to a Redis outage
+    platforms: Mapping[str, StorePlatform] = field(factory=dict)
+    handlers: Handlers = field(factory=Handlers)
+    checks: dict[str, Check] = field(factory=dict)
+    _closers: list[Callable[[], None]] = field(factory=list, alias="closers")
+
+    def platform(self, name: str) -> StorePlatform:
+        return self.platforms[name]
+
+    def close(self) -> None:
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:  # closing must go on; say what failed
+                log.exception("error while shutting down")
+
+
+def database(
+    settings: Settings, *, migrate: bool = True
+) -> tuple[UnitOfWorkFactory, Check, Callable[[], None]]:
+    """PostgreSQL at ``DATABASE_URL``, or an embedded server under the data dir."""
+    from adapters.postgres import PostgresDatabase, PostgresUnitOfWork  # noqa: PLC0415
+    from adapters.postgres import migrate as apply_migrations  # noqa: PLC0415
+
+    url = settings.database_url or embedded_database_url(settings.data_dir)
+    if migrate:
+        apply_migrations(url)
+    db = PostgresDatabase.connect(url)
+    return (lambda: PostgresUnitOfWork(db)), db.check, db.close
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    from adapters.postgres.embedded import start_embedded  # noqa: PLC0415
+
+    return start_embedded(data_dir)
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    uow: UnitOfWorkFactory | None = None,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    passwords: PasswordHasher | None = None,
+    cipher: Cipher | None = None,
+    rate_limiter: RateLimiter | None = None,
+    platforms: Mapping[str, StorePlatform] | None = None,
+    handlers: Handlers | None = None,
+    migrate: bool = True,
+) -> Services:
+    settings = settings or Settings.from_env()
+    closers: list[Callable[[], None]] = []
+    checks: dict[str, Check] = {}
+    if uow is None:
+        uow, check, close = database(settings, migrate=migrate)
+        checks["database"] = check
+        closers.append(close)
+    clock = clock or SystemClock()
+    ids = ids or UuidIdGenerator()
+    ctx = Context(uow=uow, clock=clock, ids=ids)
+    if rate_limiter is None:
+        limiter = LimitsRateLimiter(settings.redis_url or "memory://")
+        if settings.redis_url:
+            checks["redis"] = _limiter_check(limiter)
+        rate_limiter = limiter
+    if cipher is None:
+        try:
+            cipher = AesGcmCipher.from_spec(settings.token_encryption_keys)
+        except Exception as exc:
+            raise ConfigError(str(exc)) from None
+    services = Services(
+        settings=settings,
+        ctx=ctx,
+        passwords=passwords or Argon2PasswordHasher(),
+        cipher=cipher,
+        rate_limiter=rate_limiter,
+        webhook_limiter=FailOpenRateLimiter(rate_limiter),
+        platforms=dict(platforms) if platforms is not None else {},
+        handlers=handlers or Handlers(),
+        checks=checks,
+        closers=closers,
+    )
+    if platforms is None:
+        services.platforms = _default_platforms(services)
+    if handlers is None:
+        services.handlers = _default_handlers(services)
+    return services
+
+
+def _limiter_check(limiter: LimitsRateLimiter) -> Check:
+    def check() -> None:
+        if not limiter.check():
+            raise ConnectionError("Redis is unreachable")
+
+    return check
+
+
+def _default_platforms(services: Services) -> dict[str, StorePlatform]:
+    """The store platforms this deployment talks to (filled in as adapters arrive)."""
+    return {}
+
+
+def _default_handlers(services: Services) -> Handlers:
+    """Queue handlers by topic and command kind (filled in as flows arrive)."""
+    return Handlers()
