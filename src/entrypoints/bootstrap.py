@@ -72,14 +72,16 @@ def database(
     url = settings.database_url or embedded_database_url(settings.data_dir)
     if migrate:
         apply_migrations(url)
-    db = PostgresDatabase.connect(url)
+    db = PostgresDatabase(url)
+    db.open()
     return (lambda: PostgresUnitOfWork(db)), db.check, db.close
 
 
 def embedded_database_url(data_dir: Path) -> str:
-    from adapters.postgres.embedded import start_embedded  # noqa: PLC0415
+    """Start (or reuse) the embedded server under ``<data_dir>/pg``; its conninfo."""
+    from adapters.postgres import embedded_conninfo  # noqa: PLC0415
 
-    return start_embedded(data_dir)
+    return embedded_conninfo(data_dir)
 
 
 def bootstrap(

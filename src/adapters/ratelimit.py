@@ -1,0 +1,189 @@
+"""Shared rate limits: the ``RateLimiter`` port on the ``limits`` library.
+
+Storage is named by a URI: ``memory://`` (one process) or ``redis://...`` (``rediss://``,
+``redis+unix://``), where every process of a deployment shares one budget per key. Keys are
+namespaced by ``prefix``, so several deployments (or test runs) can share one Redis.
+
+The strategy is ``limits``' moving window: a key may spend ``rate.amount`` units in any
+``rate.per_seconds`` seconds, with no burst at a window boundary. It keeps one timestamp per
+unit spent, which is cheap for the budgets storelink uses (tens to a few thousand units).
+
+When the storage fails (Redis down, timing out), every method raises
+``StorelinkError(code="rate_limiter_unavailable")``; ``LimitsRateLimiter`` never guesses.
+Whether to fail open or closed is the caller's decision, made once in the composition root:
+
+* Webhook ingest fails **open** (wrap its limiter in ``FailOpenRateLimiter``). The
+  per-integration limit only protects us from floods, while refusing a Shopify delivery
+  risks losing it (Shopify retries a few times, then removes the subscription).
+* The store API budget of the worker fails **open** too: the store's own throttling
+  (``PlatformThrottled``) still backs it up.
+* Login and API-token throttles fail **closed** (use the raising limiter and answer 503): a
+  brute-force guard that disappears when Redis does is no guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from attrs import define, field, frozen
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
+
+from core.errors import InvalidInput, StorelinkError
+from core.ports import Rate, RateLimitDecision, RateLimiter
+
+__all__ = ["UNAVAILABLE", "FailOpenRateLimiter", "LimitsRateLimiter"]
+
+UNAVAILABLE: Final = "rate_limiter_unavailable"
+"""The ``code`` of the ``StorelinkError`` raised when the storage cannot be reached."""
+
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+unix"})
+_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_MIN_RETRY_AFTER = 0.01
+
+log = logging.getLogger(__name__)
+
+
+def _storage(uri: str, prefix: str, timeout: float) -> Storage:
+    scheme = urllib.parse.urlsplit(uri).scheme
+    try:
+        if scheme == "memory":
+            storage = storage_from_string(uri, wrap_exceptions=True)
+        elif scheme in _REDIS_SCHEMES:
+            storage = storage_from_string(
+                uri,
+                wrap_exceptions=True,
+                key_prefix=prefix,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+            )
+        else:
+            # Only the scheme is echoed: the rest of a URI may hold a password.
+            raise InvalidInput(
+                f"rate limiter storage must be memory:// or redis://..., not {scheme or '?'}://"
+            )
+    except (ConfigurationError, ValueError) as exc:
+        raise InvalidInput(f"rate limiter storage URI ({scheme}://...) is malformed") from exc
+    if not isinstance(storage, Storage):  # an async storage: not what a sync caller can use
+        raise InvalidInput(f"rate limiter storage {scheme}:// is not a synchronous storage")
+    return storage
+
+
+def _item(rate: Rate, cost: int) -> RateLimitItem:
+    if rate.amount < 1 or rate.per_seconds < 1:
+        raise InvalidInput(f"rate limit {rate} needs an amount and a period of at least 1")
+    if not 1 <= cost <= rate.amount:
+        raise InvalidInput(f"a cost of {cost} can never fit a rate limit of {rate}")
+    return RateLimitItemPerSecond(rate.amount, rate.per_seconds)
+
+
+@contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except StorageError as exc:
+        reason = type(exc.storage_error).__name__
+        raise StorelinkError(
+            f"rate limiter storage unavailable during {operation} ({reason})", code=UNAVAILABLE
+        ) from exc
+
+
+@define
+class LimitsRateLimiter:
+    """``RateLimiter`` on ``limits``' moving window, over ``memory://`` or ``redis://`` storage.
+
+    ``retry_after`` is the time until the oldest unit in the window frees up. For ``cost`` 1
+    that is exactly when the call would succeed; for a larger cost it is the earliest moment
+    it could, and a caller asking again then gets a fresh answer. ``timeout`` bounds each Redis
+    connect and call, so an unreachable Redis costs at most about that long per call.
+    """
+
+    uri: str = "memory://"
+    prefix: str = field(default="storelink", kw_only=True)
+    timeout: float = field(default=1.0, kw_only=True)
+    _strategy: MovingWindowRateLimiter = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not _PREFIX.fullmatch(self.prefix):
+            raise InvalidInput("rate limiter prefix must be 1-64 letters, digits or '_.:-'")
+        self._strategy = MovingWindowRateLimiter(_storage(self.uri, self.prefix, self.timeout))
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        item = _item(rate, cost)
+        with _translated("acquire"):
+            allowed = self._strategy.hit(item, key, cost=cost)
+            stats = self._strategy.get_window_stats(item, key)
+        return _decision(allowed, stats, rate)
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        item = _item(rate, cost)
+        with _translated("peek"):
+            allowed = self._strategy.test(item, key, cost=cost)
+            stats = self._strategy.get_window_stats(item, key)
+        return _decision(allowed, stats, rate)
+
+    def reset(self, key: str, rate: Rate) -> None:
+        item = _item(rate, 1)
+        with _translated("reset"):
+            self._strategy.clear(item, key)
+
+    def check(self) -> bool:
+        """Is the storage reachable? (For health checks; never raises.)"""
+        return bool(self._strategy.storage.check())
+
+
+def _decision(allowed: bool, stats: WindowStats, rate: Rate) -> RateLimitDecision:
+    remaining = max(0, stats.remaining)
+    if allowed:
+        return RateLimitDecision(allowed=True, remaining=remaining, retry_after=0.0)
+    # Bounded by one window (every unit spent now has left by then, even if another
+    # process's clock ran ahead) and kept positive (a refusal always says "later").
+    wait = min(max(stats.reset_time - time.time(), _MIN_RETRY_AFTER), float(rate.per_seconds))
+    return RateLimitDecision(allowed=False, remaining=remaining, retry_after=wait)
+
+
+@frozen
+class FailOpenRateLimiter:
+    """Wraps a ``RateLimiter``: while its storage is unavailable, everything is allowed.
+
+    An allowed-because-unavailable decision has ``remaining`` 0 (nothing is known about the
+    budget); a ``reset`` that cannot reach the storage is skipped. Each such fallback is logged
+    as a warning naming the key, not the cause's details. Other errors (a bad rate or cost)
+    still raise.
+    """
+
+    limiter: RateLimiter
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        try:
+            return self.limiter.acquire(key, rate, cost)
+        except StorelinkError as exc:
+            return self._allowed(exc, key)
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        try:
+            return self.limiter.peek(key, rate, cost)
+        except StorelinkError as exc:
+            return self._allowed(exc, key)
+
+    def reset(self, key: str, rate: Rate) -> None:
+        try:
+            self.limiter.reset(key, rate)
+        except StorelinkError as exc:
+            self._allowed(exc, key)
+
+    @staticmethod
+    def _allowed(exc: StorelinkError, key: str) -> RateLimitDecision:
+        if exc.code != UNAVAILABLE:
+            raise exc
+        log.warning("rate limiter unavailable, allowing %r (fail open): %s", key, exc.message)
+        return RateLimitDecision(allowed=True, remaining=0, retry_after=0.0)

