@@ -1,0 +1,170 @@
+"""Outbound orders with their items, and shipments."""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from psycopg import sql
+
+from adapters.postgres._rows import (
+    ORDER_COLUMNS,
+    ORDER_ITEMS,
+    SHIPMENTS,
+    Row,
+    item_params,
+    load_order,
+    order_params,
+)
+from adapters.postgres._session import Repository, where
+from core.errors import NotFound
+from core.model import OrderStatus, OutboundOrder, Shipment
+
+_INSERT_ORDER = sql.SQL("INSERT INTO orders ({columns}) VALUES ({values})").format(
+    columns=sql.SQL(", ").join(sql.Identifier(c) for c in ORDER_COLUMNS),
+    values=sql.SQL(", ").join(sql.Placeholder(c) for c in ORDER_COLUMNS),
+)
+_UPDATE_ORDER = sql.SQL("UPDATE orders SET {assignments} WHERE id = %(id)s").format(
+    assignments=sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(c))
+        for c in ORDER_COLUMNS
+        if c != "id"
+    )
+)
+
+
+def _conflicts(order: OutboundOrder) -> dict[str, str]:
+    messages = {
+        "orders_pkey": f"order {order.id} already exists",
+        "orders_client_number_key": f"this client already has an order numbered {order.number!r}",
+        "order_items_pkey": f"order {order.number!r} has two lines with one id",
+    }
+    if order.external is not None:
+        messages["orders_external_key"] = (
+            f"store order {order.external.external_order_id} is already imported"
+        )
+    return messages
+
+
+class PostgresOrderRepository(Repository):
+    def _with_items(self, rows: Sequence[Row]) -> builtins.list[OutboundOrder]:
+        if not rows:
+            return []
+        items: dict[str, builtins.list[Row]] = defaultdict(builtins.list)
+        for item in self._s.rows(
+            "SELECT * FROM order_items WHERE order_id = ANY(%s) ORDER BY order_id, position",
+            [[row["id"] for row in rows]],
+        ):
+            items[item["order_id"]].append(item)
+        return [load_order(row, items[row["id"]]) for row in rows]
+
+    def add(self, order: OutboundOrder) -> None:
+        with self._s.atomic(_conflicts(order)) as cur:
+            cur.execute(_INSERT_ORDER, order_params(order))
+            if order.items:
+                cur.executemany(ORDER_ITEMS.insert(), item_params(order))
+
+    def get(self, order_id: str) -> OutboundOrder | None:
+        rows = self._s.rows("SELECT * FROM orders WHERE id = %s FOR UPDATE", [order_id])
+        found = self._with_items(rows)
+        return found[0] if found else None
+
+    def get_by_external(self, integration_id: str, external_order_id: str) -> OutboundOrder | None:
+        rows = self._s.rows(
+            "SELECT * FROM orders WHERE integration_id = %s AND external_order_id = %s FOR UPDATE",
+            [integration_id, external_order_id],
+        )
+        found = self._with_items(rows)
+        return found[0] if found else None
+
+    def update(self, order: OutboundOrder) -> None:
+        with self._s.atomic(_conflicts(order)) as cur:
+            cur.execute(_UPDATE_ORDER, order_params(order))
+            if cur.rowcount == 0:
+                raise NotFound(f"order {order.number!r} does not exist")
+            cur.execute(
+                "DELETE FROM order_items WHERE order_id = %s AND NOT (id = ANY(%s::text[]))",
+                [order.id, [item.id for item in order.items]],
+            )
+            if order.items:
+                cur.executemany(ORDER_ITEMS.upsert(), item_params(order))
+
+    def list(
+        self,
+        *,
+        client_id: str | None = None,
+        status: OrderStatus | None = None,
+        integration_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[OutboundOrder]:
+        conditions: builtins.list[sql.Composable] = []
+        if client_id is not None:
+            conditions.append(sql.SQL("client_id = %(client_id)s"))
+        if status is not None:
+            conditions.append(sql.SQL("status = %(status)s"))
+        if integration_id is not None:
+            conditions.append(sql.SQL("integration_id = %(integration_id)s"))
+        query = (
+            sql.SQL("SELECT * FROM orders")
+            + where(conditions)
+            + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s")
+        )
+        params = {
+            "client_id": client_id,
+            "status": status,
+            "integration_id": integration_id,
+            "limit": limit,
+            "offset": offset,
+        }
+        return self._with_items(self._s.rows(query, params))
+
+    def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
+        rows = self._s.rows(
+            "SELECT o.id FROM orders o"
+            " WHERE o.status = 'pending' AND o.warehouse_id = %s"
+            " AND EXISTS (SELECT 1 FROM order_items i"
+            "             WHERE i.order_id = o.id AND i.product_id = %s)"
+            " ORDER BY o.rush DESC, o.created_at, o.id",
+            [warehouse_id, product_id],
+        )
+        return [row["id"] for row in rows]
+
+    def for_customer(
+        self, integration_id: str, *, email: str | None, external_order_ids: Iterable[str]
+    ) -> builtins.list[OutboundOrder]:
+        rows = self._s.rows(
+            "SELECT * FROM orders WHERE integration_id = %(integration_id)s"
+            " AND (external_order_id = ANY(%(ids)s::text[])"
+            "      OR lower(email) = lower(%(email)s::text))"
+            " ORDER BY created_at, id",
+            {
+                "integration_id": integration_id,
+                "ids": list(external_order_ids),
+                "email": email or None,
+            },
+        )
+        return self._with_items(rows)
+
+
+class PostgresShipmentRepository(Repository):
+    def add(self, shipment: Shipment) -> None:
+        self._s.write(
+            SHIPMENTS.insert(),
+            SHIPMENTS.params(shipment),
+            conflicts={"shipments_pkey": f"shipment {shipment.id} already exists"},
+        )
+
+    def get(self, shipment_id: str) -> Shipment | None:
+        row = self._s.row("SELECT * FROM shipments WHERE id = %s", [shipment_id])
+        return None if row is None else SHIPMENTS.load(row)
+
+    def for_order(self, order_id: str) -> builtins.list[Shipment]:
+        rows = self._s.rows(
+            "SELECT * FROM shipments WHERE order_id = %s ORDER BY created_at, id", [order_id]
+        )
+        return [SHIPMENTS.load(row) for row in rows]
+
+    def update(self, shipment: Shipment) -> None:
+        self._update(SHIPMENTS, shipment)

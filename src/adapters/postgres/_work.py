@@ -1,0 +1,277 @@
+"""The queues (inbox of store events, outbox of commands), alerts and sync runs.
+
+A claim locks due rows with ``FOR UPDATE SKIP LOCKED`` and marks them ``processing`` under the
+worker's lease in the same statement, so two workers never get the same item and neither
+waits for the other.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+
+from adapters.postgres._rows import ALERTS, INBOX_EVENTS, OUTBOX_COMMANDS, SYNC_RUNS, Table
+from adapters.postgres._session import Repository, Session, where
+from core.model import (
+    INBOX_CLAIMABLE,
+    OUTBOX_CLAIMABLE,
+    Alert,
+    InboxEvent,
+    InboxStatus,
+    OutboxCommand,
+    OutboxStatus,
+    SyncRun,
+)
+
+
+def _claim_query(table: Table[Any], claimable: frozenset[str]) -> sql.Composed:
+    # The statuses are written out (not bound) so the planner can use the partial index on
+    # due items; they are the model's constants, quoted as literals.
+    return sql.SQL(
+        "WITH due AS MATERIALIZED ("
+        " SELECT id FROM {table}"
+        " WHERE (status IN ({claimable}) AND next_attempt_at <= %(now)s)"
+        " OR (status = 'processing' AND locked_until <= %(now)s)"
+        " ORDER BY next_attempt_at, id"
+        " LIMIT %(limit)s"
+        " FOR UPDATE SKIP LOCKED)"
+        " UPDATE {table} AS t"
+        " SET status = 'processing', attempts = t.attempts + 1,"
+        " locked_by = %(worker_id)s, locked_until = %(locked_until)s"
+        " FROM due WHERE t.id = due.id"
+        " RETURNING t.*"
+    ).format(
+        table=table.ident,
+        claimable=sql.SQL(", ").join(sql.Literal(status) for status in sorted(claimable)),
+    )
+
+
+_CLAIM_INBOX = _claim_query(INBOX_EVENTS, INBOX_CLAIMABLE)
+_CLAIM_OUTBOX = _claim_query(OUTBOX_COMMANDS, OUTBOX_CLAIMABLE)
+
+
+def _claim(
+    session: Session,
+    query: sql.Composed,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    worker_id: str,
+) -> builtins.list[dict[str, Any]]:
+    if limit <= 0:
+        return []
+    params = {
+        "now": now,
+        "limit": limit,
+        "worker_id": worker_id,
+        "locked_until": now + timedelta(seconds=lease_seconds),
+    }
+    with session.atomic() as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    # RETURNING keeps no order: hand them out in the order they were due
+    return sorted(rows, key=lambda row: (row["next_attempt_at"], row["id"]))
+
+
+class PostgresInboxRepository(Repository):
+    def add(self, event: InboxEvent) -> bool:
+        inserted = self._s.write(
+            INBOX_EVENTS.insert(on_conflict_do_nothing=True), INBOX_EVENTS.params(event)
+        )
+        return inserted == 1
+
+    def get(self, event_id: str) -> InboxEvent | None:
+        row = self._s.row("SELECT * FROM inbox_events WHERE id = %s FOR UPDATE", [event_id])
+        return None if row is None else INBOX_EVENTS.load(row)
+
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str,
+    ) -> builtins.list[InboxEvent]:
+        rows = _claim(
+            self._s,
+            _CLAIM_INBOX,
+            now=now,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            worker_id=worker_id,
+        )
+        return [INBOX_EVENTS.load(row) for row in rows]
+
+    def update(self, event: InboxEvent) -> None:
+        self._update(INBOX_EVENTS, event)
+
+    def counts(self, integration_id: str, since: datetime) -> dict[str, int]:
+        rows = self._s.rows(
+            "SELECT status, count(*) AS n FROM inbox_events"
+            " WHERE integration_id = %s AND received_at >= %s GROUP BY status",
+            [integration_id, since],
+        )
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    def list(
+        self,
+        *,
+        integration_id: str | None = None,
+        status: InboxStatus | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[InboxEvent]:
+        conditions: builtins.list[sql.Composable] = []
+        if integration_id is not None:
+            conditions.append(sql.SQL("integration_id = %(integration_id)s"))
+        if status is not None:
+            conditions.append(sql.SQL("status = %(status)s"))
+        query = (
+            sql.SQL("SELECT * FROM inbox_events")
+            + where(conditions)
+            + sql.SQL(" ORDER BY received_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s")
+        )
+        params = {
+            "integration_id": integration_id,
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+        }
+        return [INBOX_EVENTS.load(row) for row in self._s.rows(query, params)]
+
+
+class PostgresOutboxRepository(Repository):
+    def add(self, command: OutboxCommand) -> bool:
+        inserted = self._s.write(
+            OUTBOX_COMMANDS.insert(on_conflict_do_nothing=True), OUTBOX_COMMANDS.params(command)
+        )
+        return inserted == 1
+
+    def get(self, command_id: str) -> OutboxCommand | None:
+        row = self._s.row("SELECT * FROM outbox_commands WHERE id = %s FOR UPDATE", [command_id])
+        return None if row is None else OUTBOX_COMMANDS.load(row)
+
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str,
+    ) -> builtins.list[OutboxCommand]:
+        rows = _claim(
+            self._s,
+            _CLAIM_OUTBOX,
+            now=now,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            worker_id=worker_id,
+        )
+        return [OUTBOX_COMMANDS.load(row) for row in rows]
+
+    def update(self, command: OutboxCommand) -> None:
+        self._update(OUTBOX_COMMANDS, command)
+
+    def list(
+        self,
+        *,
+        integration_id: str | None = None,
+        status: OutboxStatus | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[OutboxCommand]:
+        conditions: builtins.list[sql.Composable] = []
+        if integration_id is not None:
+            conditions.append(sql.SQL("integration_id = %(integration_id)s"))
+        if status is not None:
+            conditions.append(sql.SQL("status = %(status)s"))
+        if kind is not None:
+            conditions.append(sql.SQL("kind = %(kind)s"))
+        query = (
+            sql.SQL("SELECT * FROM outbox_commands")
+            + where(conditions)
+            + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s")
+        )
+        params = {
+            "integration_id": integration_id,
+            "status": status,
+            "kind": kind,
+            "limit": limit,
+            "offset": offset,
+        }
+        return [OUTBOX_COMMANDS.load(row) for row in self._s.rows(query, params)]
+
+
+class PostgresAlertRepository(Repository):
+    def add(self, alert: Alert) -> None:
+        self._s.write(
+            ALERTS.insert(),
+            ALERTS.params(alert),
+            conflicts={"alerts_pkey": f"alert {alert.id} already exists"},
+        )
+
+    def resolve(self, alert_id: str, when: datetime) -> None:
+        self._s.write(
+            "UPDATE alerts SET resolved_at = %s WHERE id = %s AND resolved_at IS NULL",
+            [when, alert_id],
+        )
+
+    def list(
+        self,
+        *,
+        client_id: str | None = None,
+        integration_id: str | None = None,
+        unresolved_only: bool = False,
+        limit: int = 100,
+    ) -> builtins.list[Alert]:
+        conditions: builtins.list[sql.Composable] = []
+        if client_id is not None:
+            conditions.append(sql.SQL("client_id = %(client_id)s"))
+        if integration_id is not None:
+            conditions.append(sql.SQL("integration_id = %(integration_id)s"))
+        if unresolved_only:
+            conditions.append(sql.SQL("resolved_at IS NULL"))
+        query = (
+            sql.SQL("SELECT * FROM alerts")
+            + where(conditions)
+            + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s")
+        )
+        params = {"client_id": client_id, "integration_id": integration_id, "limit": limit}
+        return [ALERTS.load(row) for row in self._s.rows(query, params)]
+
+
+class PostgresSyncRunRepository(Repository):
+    def add(self, run: SyncRun) -> None:
+        self._s.write(
+            SYNC_RUNS.insert(),
+            SYNC_RUNS.params(run),
+            conflicts={"sync_runs_pkey": f"sync run {run.id} already exists"},
+        )
+
+    def update(self, run: SyncRun) -> None:
+        self._update(SYNC_RUNS, run)
+
+    def latest(self, integration_id: str, kind: str) -> SyncRun | None:
+        row = self._s.row(
+            "SELECT * FROM sync_runs WHERE integration_id = %s AND kind = %s"
+            " ORDER BY started_at DESC, id DESC LIMIT 1",
+            [integration_id, kind],
+        )
+        return None if row is None else SYNC_RUNS.load(row)
+
+    def list(self, *, integration_id: str | None = None, limit: int = 50) -> builtins.list[SyncRun]:
+        conditions: builtins.list[sql.Composable] = []
+        if integration_id is not None:
+            conditions.append(sql.SQL("integration_id = %(integration_id)s"))
+        query = (
+            sql.SQL("SELECT * FROM sync_runs")
+            + where(conditions)
+            + sql.SQL(" ORDER BY started_at DESC, id DESC LIMIT %(limit)s")
+        )
+        params = {"integration_id": integration_id, "limit": limit}
+        return [SYNC_RUNS.load(row) for row in self._s.rows(query, params)]
