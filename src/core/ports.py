@@ -389,7 +389,16 @@ class IntegrationRepository(Protocol):
         """Locked for the rest of the unit of work."""
         ...
 
+    def peek(self, integration_id: str) -> Integration | None:
+        """Read without locking: for hot paths that only look (webhook ingest, handlers)."""
+        ...
+
     def find(self, client_id: str, platform: str, shop_domain: str) -> Integration | None: ...
+
+    def for_shop(self, platform: str, shop_domain: str) -> builtins.list[Integration]:
+        """Every integration of the shop, whatever its status (compliance requests arrive
+        after an uninstall), oldest first."""
+        ...
 
     def connected_for_shop(self, platform: str, shop_domain: str) -> list[Integration]:
         """Integrations of the shop whose status is not ``disconnected``."""

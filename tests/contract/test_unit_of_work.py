@@ -8,12 +8,13 @@ are in ``test_uow_queues.py``; what only PostgreSQL can show (concurrency, const
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta, timezone
 
 import pytest
 from attrs import evolve
 
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.model import Client, StockLevel
 
 # --- the unit of work itself -------------------------------------------------------------------
@@ -1040,6 +1041,40 @@ def test_connected_integrations_of_a_shop_leave_out_disconnected_ones(uow_factor
     with uow_factory() as uow:
         assert uow.integrations.connected_for_shop("shopify", shop) == [earlier, later]
         assert uow.integrations.connected_for_shop("tiktok", shop) == []
+
+
+def test_every_integration_of_a_shop_is_found_whatever_its_status(uow_factory, make, save):
+    acme, globex = make.client(), make.client()
+    shop = "ada.myshopify.com"
+    gone = make.integration(acme, shop_domain=shop, status="disconnected", created_at=make.at(1))
+    live = make.integration(globex, shop_domain=shop, status="active", created_at=make.at(2))
+    save(acme, globex, live, gone, make.integration(acme, shop_domain="other.myshopify.com"))
+
+    with uow_factory() as uow:
+        assert uow.integrations.for_shop("shopify", shop) == [gone, live]
+        assert uow.integrations.for_shop("shopify", "none.myshopify.com") == []
+
+
+def test_peeking_at_an_integration_reads_it_like_get(uow_factory, make, save):
+    client = make.client()
+    integration = make.integration(client)
+    save(client, integration)
+
+    with uow_factory() as uow:
+        assert uow.integrations.peek(integration.id) == integration
+        assert uow.integrations.peek(str(uuid.uuid4())) is None
+
+
+def test_updating_something_never_added_is_not_found(uow_factory, make, save):
+    client = make.client()
+    with uow_factory() as uow:
+
+        def update_and_commit():  # postgres may refuse at the update or at commit
+            uow.clients.update(client)
+            uow.commit()
+
+        with pytest.raises(NotFound):
+            update_and_commit()
 
 
 def test_integrations_are_listed_oldest_first_and_by_client(uow_factory, make, save):

@@ -11,7 +11,7 @@ from typing import TypeVar
 from attrs import evolve
 
 from adapters.memory._store import Transaction
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
@@ -53,6 +53,16 @@ class _Repo:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
+    def _insert(self, table: str, key: object, obj: object, what: str) -> None:
+        if key in self._tx.table(table):
+            raise Conflict(f"{what} {key} already exists")
+        self._tx.put(table, key, obj)
+
+    def _replace(self, table: str, key: object, obj: object, what: str) -> None:
+        if key not in self._tx.table(table):
+            raise NotFound(f"{what} not found")
+        self._tx.put(table, key, obj)
+
 
 class MemoryClientRepository(_Repo):
     def add(self, client: Client) -> None:
@@ -74,7 +84,7 @@ class MemoryClientRepository(_Repo):
         other = self.get_by_name(client.name)
         if other is not None and other.id != client.id:
             raise Conflict(f"a client named {client.name!r} already exists")
-        self._tx.put("clients", client.id, client)
+        self._replace("clients", client.id, client, "client")
 
 
 class MemoryUserRepository(_Repo):
@@ -99,7 +109,7 @@ class MemoryUserRepository(_Repo):
         other = self.get_by_email(user.email)
         if other is not None and other.id != user.id:
             raise Conflict(f"a user with e-mail {user.email!r} already exists")
-        self._tx.put("users", user.id, user)
+        self._replace("users", user.id, user, "user")
 
 
 class MemoryApiTokenRepository(_Repo):
@@ -194,7 +204,7 @@ class MemoryProductRepository(_Repo):
         other = self.get_by_sku(product.client_id, product.sku)
         if other is not None and other.id != product.id:
             raise Conflict(f"this client already has a product with SKU {product.sku!r}")
-        self._tx.put("products", product.id, product)
+        self._replace("products", product.id, product, "product")
 
 
 class MemoryStockRepository(_Repo):
@@ -294,7 +304,7 @@ class MemoryOrderRepository(_Repo):
 
     def update(self, order: OutboundOrder) -> None:
         self._check_unique(order)
-        self._tx.put("orders", order.id, order)
+        self._replace("orders", order.id, order, "order")
 
     def list(
         self,
@@ -363,7 +373,7 @@ class MemoryShipmentRepository(_Repo):
         return sorted(found, key=lambda s: (s.created_at, s.id))
 
     def update(self, shipment: Shipment) -> None:
-        self._tx.put("shipments", shipment.id, shipment)
+        self._replace("shipments", shipment.id, shipment, "shipment")
 
 
 class MemoryIntegrationRepository(_Repo):
@@ -379,6 +389,15 @@ class MemoryIntegrationRepository(_Repo):
     def get(self, integration_id: str) -> Integration | None:
         got: Integration | None = self._tx.get("integrations", integration_id)
         return got
+
+    def peek(self, integration_id: str) -> Integration | None:
+        return self.get(integration_id)
+
+    def for_shop(self, platform: str, shop_domain: str) -> builtins.list[Integration]:
+        found = self._tx.scan(
+            "integrations", lambda i: i.platform == platform and i.shop_domain == shop_domain
+        )
+        return sorted(found, key=lambda i: (i.created_at, i.id))
 
     def find(self, client_id: str, platform: str, shop_domain: str) -> Integration | None:
         return next(
@@ -412,7 +431,7 @@ class MemoryIntegrationRepository(_Repo):
 
     def update(self, integration: Integration) -> None:
         self._check_unique(integration)
-        self._tx.put("integrations", integration.id, integration)
+        self._replace("integrations", integration.id, integration, "integration")
 
 
 class MemoryLocationMappingRepository(_Repo):
@@ -444,7 +463,10 @@ class MemoryLocationMappingRepository(_Repo):
         return sorted(found, key=lambda m: (not m.is_default, m.name, m.id))
 
     def update(self, mapping: LocationMapping) -> None:
-        self._tx.put("locations", mapping.id, mapping)
+        other = self.get_by_external(mapping.integration_id, mapping.external_location_id)
+        if other is not None and other.id != mapping.id:
+            raise Conflict(f"store location {mapping.external_location_id} is already mapped")
+        self._replace("locations", mapping.id, mapping, "location mapping")
 
 
 class MemoryProductMappingRepository(_Repo):
@@ -480,7 +502,10 @@ class MemoryProductMappingRepository(_Repo):
         return sorted(found, key=lambda m: (m.external_variant_id, m.id))
 
     def update(self, mapping: ProductMapping) -> None:
-        self._tx.put("mappings", mapping.id, mapping)
+        other = self.get_by_variant(mapping.integration_id, mapping.external_variant_id)
+        if other is not None and other.id != mapping.id:
+            raise Conflict(f"store variant {mapping.external_variant_id} is already mapped")
+        self._replace("mappings", mapping.id, mapping, "product mapping")
 
     def delete(self, mapping_id: str) -> None:
         self._tx.delete("mappings", mapping_id)
@@ -617,7 +642,7 @@ class MemoryInboxRepository(_Repo):
         )
 
     def update(self, event: InboxEvent) -> None:
-        self._tx.put("inbox", event.id, event)
+        self._replace("inbox", event.id, event, "event")
 
     def list(
         self,
@@ -673,7 +698,7 @@ class MemoryOutboxRepository(_Repo):
         )
 
     def update(self, command: OutboxCommand) -> None:
-        self._tx.put("outbox", command.id, command)
+        self._replace("outbox", command.id, command, "command")
 
     def list(
         self,
@@ -698,7 +723,7 @@ class MemoryOutboxRepository(_Repo):
 
 class MemoryAlertRepository(_Repo):
     def add(self, alert: Alert) -> None:
-        self._tx.put("alerts", alert.id, alert)
+        self._insert("alerts", alert.id, alert, "alert")
 
     def list(
         self,
@@ -727,10 +752,10 @@ class MemoryAlertRepository(_Repo):
 
 class MemorySyncRunRepository(_Repo):
     def add(self, run: SyncRun) -> None:
-        self._tx.put("sync_runs", run.id, run)
+        self._insert("sync_runs", run.id, run, "sync run")
 
     def update(self, run: SyncRun) -> None:
-        self._tx.put("sync_runs", run.id, run)
+        self._replace("sync_runs", run.id, run, "sync run")
 
     def latest(self, integration_id: str, kind: str) -> SyncRun | None:
         found = self._tx.scan(

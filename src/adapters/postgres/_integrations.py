@@ -37,6 +37,18 @@ class PostgresIntegrationRepository(Repository):
         row = self._s.row("SELECT * FROM integrations WHERE id = %s FOR UPDATE", [integration_id])
         return None if row is None else INTEGRATIONS.load(row)
 
+    def peek(self, integration_id: str) -> Integration | None:
+        row = self._s.row("SELECT * FROM integrations WHERE id = %s", [integration_id])
+        return None if row is None else INTEGRATIONS.load(row)
+
+    def for_shop(self, platform: str, shop_domain: str) -> builtins.list[Integration]:
+        rows = self._s.rows(
+            "SELECT * FROM integrations WHERE platform = %s AND shop_domain = %s"
+            " ORDER BY created_at, id",
+            [platform, shop_domain],
+        )
+        return [INTEGRATIONS.load(row) for row in rows]
+
     def find(self, client_id: str, platform: str, shop_domain: str) -> Integration | None:
         row = self._s.row(
             "SELECT * FROM integrations"
