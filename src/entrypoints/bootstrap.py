@@ -17,6 +17,7 @@ from adapters.crypto import AesGcmCipher
 from adapters.passwords import Argon2PasswordHasher
 from adapters.ratelimit import FailOpenRateLimiter, LimitsRateLimiter
 from adapters.system import SystemClock, UuidIdGenerator
+from core.errors import InvalidInput
 from core.ports import (
     Cipher,
     Clock,
@@ -27,6 +28,7 @@ from core.ports import (
     UnitOfWorkFactory,
 )
 from core.services import Context
+from core.services.integrations import StoreContext
 from core.services.worker import Handlers
 from entrypoints.settings import ConfigError, Settings
 
@@ -50,8 +52,18 @@ class Services:
     checks: dict[str, Check] = field(factory=dict)
     _closers: list[Callable[[], None]] = field(factory=list, alias="closers")
 
-    def platform(self, name: str) -> StorePlatform:
-        return self.platforms[name]
+    @property
+    def store(self) -> StoreContext:
+        """What the store-facing use cases need."""
+        return StoreContext(
+            ctx=self.ctx,
+            cipher=self.cipher,
+            platforms=self.platforms,
+            app_url=self.settings.app_url,
+        )
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
 
     def close(self) -> None:
         while self._closers:
@@ -145,10 +157,45 @@ def _limiter_check(limiter: LimitsRateLimiter) -> Check:
 
 
 def _default_platforms(services: Services) -> dict[str, StorePlatform]:
-    """The store platforms this deployment talks to (filled in as adapters arrive)."""
-    return {}
+    """The store platforms this deployment talks to: Shopify when its app is configured."""
+    settings = services.settings
+    if not settings.shopify_client_id:
+        return {}
+    from adapters.shopify import ShopifyConfig, ShopifyPlatform  # noqa: PLC0415
+
+    try:
+        config = ShopifyConfig(
+            client_id=settings.shopify_client_id,
+            client_secret=settings.shopify_client_secret,
+            previous_client_secret=settings.shopify_client_secret_previous,
+            scopes=settings.shopify_scopes,
+            api_version=settings.shopify_api_version,
+            shop_url_template=settings.shopify_shop_url_template,
+        )
+    except InvalidInput as exc:
+        raise ConfigError(exc.message) from None
+    platform = ShopifyPlatform(
+        config=config,
+        rate_limiter=FailOpenRateLimiter(services.rate_limiter),
+        clock=services.ctx.clock,
+    )
+    services.on_close(platform.close)
+    return {"shopify": platform}
 
 
 def _default_handlers(services: Services) -> Handlers:
-    """Queue handlers by topic and command kind (filled in as flows arrive)."""
-    return Handlers()
+    """Queue handlers: webhook topics, and store commands by kind."""
+    from core.services import connect, fulfillment, schedule, webhooks  # noqa: PLC0415
+
+    sc = services.store
+    return Handlers(
+        inbox=webhooks.handlers(sc),
+        outbox={
+            connect.SETUP_COMMAND: lambda uow, c: connect.on_setup_command(sc, uow, c),
+            connect.CATALOG_COMMAND: lambda uow, c: connect.on_catalog_command(sc, uow, c),
+            fulfillment.FULFILLMENT_COMMAND: lambda uow, c: fulfillment.push_fulfillment(
+                sc, uow, c
+            ),
+            **schedule.handlers(sc),
+        },
+    )

@@ -169,6 +169,74 @@ def worker(once: bool, idle: float) -> None:
         run_worker(services, stop, idle_seconds=idle)
 
 
+@main.command()
+@click.option(
+    "--orders",
+    "jobs",
+    flag_value="orders",
+    multiple=True,
+    help="Reconcile orders changed since the last run (repairs missed webhooks).",
+)
+@click.option(
+    "--tokens",
+    "jobs",
+    flag_value="tokens",
+    multiple=True,
+    help="Refresh access tokens that expire soon.",
+)
+@click.option(
+    "--webhooks",
+    "jobs",
+    flag_value="webhooks",
+    multiple=True,
+    help="Re-create webhook subscriptions the store dropped.",
+)
+@click.option("--integration", "integration_id", help="Only this integration (and run it now).")
+@click.option("--enqueue", is_flag=True, help="Queue the work for the workers instead of doing it.")
+def sync(jobs: tuple[str, ...], integration_id: str | None, enqueue: bool) -> None:
+    """The scheduled job (cron): with no flag, everything that is due."""
+    from core.services import schedule  # noqa: PLC0415
+
+    chosen = tuple(j for j in schedule.JOBS if j in jobs) or schedule.JOBS
+    with services_from_env() as services:
+        work = schedule.due(
+            services.store,
+            chosen,
+            integration_id,
+            force=integration_id is not None,
+        )
+        if integration_id is not None and not work:
+            fail(f"no connected integration {integration_id}")
+        failures = 0
+        with click.progressbar(
+            work,
+            label="syncing",
+            file=sys.stderr,
+            item_show_func=lambda w: f"{w[0]} {w[1].shop_domain}" if w else "",
+        ) as bar:
+            results = []
+            for job, integration in bar:
+                if enqueue:
+                    queued = schedule.enqueue(services.store, job, integration)
+                    results.append((job, integration, {"queued": int(queued)}))
+                    continue
+                try:
+                    results.append(
+                        (job, integration, schedule.run(services.store, job, integration.id))
+                    )
+                except StorelinkError as exc:
+                    failures += 1
+                    results.append((job, integration, {"failed": 1}))
+                    click.echo(f"{job} {integration.shop_domain}: {exc.message}", err=True)
+        for job, integration, counts in results:
+            summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+            click.echo(f"{job:8} {integration.shop_domain}: {summary}")
+        if not results:
+            click.echo("nothing is due")
+        if failures:
+            sys.exit(1)
+
+
 @main.group()
 def user() -> None:
     """Create users and API tokens."""

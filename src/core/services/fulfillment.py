@@ -7,11 +7,15 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput, NotFound, PlatformRejected
 from core.model import OutboundOrder, OutboxCommand, Shipment, ShipmentLine, User
 from core.model import stock as rules
+from core.ports import UnitOfWork
 from core.services._context import Context, require_staff
 from core.services._ledger import move
+from core.services.integrations import StoreContext, session_for
+from core.services.worker import Skip
+from core.store import FulfillmentLines, FulfillmentRequest, Tracking
 
 FULFILLMENT_COMMAND = "fulfillment.create"
 
@@ -132,3 +136,104 @@ def ship(
             )
         uow.commit()
     return shipment
+
+
+# --- telling the store ---------------------------------------------------------------------
+
+
+def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) -> Skip | None:
+    """Worker handler for ``fulfillment.create``: fulfil exactly the shipped fulfillment-order
+    lines in the store, with tracking, once.
+
+    Fulfilling is not idempotent in the store, so before creating anything the handler reads
+    the fulfillment orders: when the store already shows this shipment's units as fulfilled (a
+    previous attempt succeeded but its answer was lost), it records success without a second
+    fulfilment.
+    """
+    shipment_id = str(command.payload.get("shipment_id", ""))
+    shipment = uow.shipments.get(shipment_id)
+    if shipment is None:
+        return Skip("the shipment no longer exists")
+    if shipment.sync_state == "synced":
+        return Skip("already fulfilled in the store")
+    order = uow.orders.get(shipment.order_id)
+    if order is None or order.external is None:
+        return Skip("not a store order")
+    integration = uow.integrations.peek(order.external.integration_id)
+    if integration is None or not integration.is_connected:
+        shipment.sync_state = "failed"
+        shipment.sync_error = "the store is not connected"
+        uow.shipments.update(shipment)
+        return Skip("the store is not connected")
+    store = sc.platform(integration.platform)
+    session = session_for(sc, integration.id)
+    fulfillment_orders = {
+        fo.id: fo for fo in store.fulfillment_orders(session, order.external.external_order_id)
+    }
+    synced_others = [
+        s
+        for s in uow.shipments.for_order(order.id)
+        if s.id != shipment.id and s.sync_state == "synced"
+    ]
+    already: dict[str, int] = {}
+    for other in synced_others:
+        for line in other.lines:
+            already[line.item_id] = already.get(line.item_id, 0) + line.quantity
+    by_location: dict[str, list[FulfillmentLines]] = {}
+    applied_everywhere = True
+    for line in shipment.lines:
+        item = order.item(line.item_id)
+        if item is None or not item.external_fulfillment_order_id:
+            raise DomainError(f"shipment line {line.item_id} has no store fulfillment line")
+        fo = fulfillment_orders.get(item.external_fulfillment_order_id)
+        fo_line = (
+            next((x for x in fo.lines if x.id == item.external_fulfillment_order_line_id), None)
+            if fo
+            else None
+        )
+        if fo is None or fo_line is None:
+            raise PlatformRejected(
+                f"the store has no fulfillment order line for {item.sku} any more",
+                operation="fulfillment",
+            )
+        fulfilled_in_store = fo_line.total_quantity - fo_line.remaining_quantity
+        if fulfilled_in_store < already.get(item.id, 0) + line.quantity:
+            applied_everywhere = False
+        by_location.setdefault(fo.location_id or "", []).append(
+            FulfillmentLines(fo.id, ((fo_line.id, line.quantity),))
+        )
+    if applied_everywhere:
+        _mark_synced(uow, sc, shipment, "already-fulfilled")
+        return None
+    ids = []
+    for lines in by_location.values():
+        merged: dict[str, list[tuple[str, int]]] = {}
+        for entry in lines:
+            merged.setdefault(entry.fulfillment_order_id, []).extend(entry.lines)
+        result = store.create_fulfillment(
+            session,
+            FulfillmentRequest(
+                order_id=order.external.external_order_id,
+                lines_by_fulfillment_order=tuple(
+                    FulfillmentLines(fo_id, tuple(fo_lines)) for fo_id, fo_lines in merged.items()
+                ),
+                tracking=Tracking(
+                    shipment.carrier, shipment.tracking_number, shipment.tracking_url
+                ),
+                notify_customer=integration.settings.fulfillment_notify_customer,
+            ),
+        )
+        ids.append(result.fulfillment_id)
+        if result.tracking_url and not shipment.tracking_url:
+            shipment.tracking_url = result.tracking_url
+    _mark_synced(uow, sc, shipment, ",".join(ids))
+    command.result = {"fulfillments": ids}
+    return None
+
+
+def _mark_synced(uow: UnitOfWork, sc: StoreContext, shipment: Shipment, external: str) -> None:
+    shipment.sync_state = "synced"
+    shipment.synced_at = sc.ctx.clock.now()
+    shipment.sync_error = None
+    shipment.external_fulfillment_id = external
+    uow.shipments.update(shipment)

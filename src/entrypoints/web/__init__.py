@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from entrypoints.bootstrap import Services, bootstrap
-from entrypoints.web import api_warehouse, auth, errors, health
+from entrypoints.web import api_integrations, api_warehouse, auth, errors, health, portal, webhooks
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -37,6 +37,9 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     auth.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api_warehouse.bp)
+    app.register_blueprint(api_integrations.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(portal.bp)
     return app
 
 

@@ -9,6 +9,7 @@ from attrs import asdict
 
 from core.model import (
     Alert,
+    CatalogVariant,
     Client,
     InboxEvent,
     Integration,
@@ -122,6 +123,10 @@ def integration(i: Integration) -> dict[str, Any]:
         "disconnected_at": ts(i.disconnected_at),
         "created_at": ts(i.created_at),
     }
+
+
+def catalog_variant(v: CatalogVariant) -> dict[str, Any]:
+    return _plain(v)
 
 
 def location(m: LocationMapping) -> dict[str, Any]:

@@ -1,0 +1,589 @@
+"""Store orders become warehouse orders exactly once, whatever the webhooks do.
+
+A webhook is treated as a hint that an order changed, not as the truth: the handler reads the
+order and its fulfillment orders from the store and converges the warehouse order on that
+state. Repeats, late arrivals and reordering are therefore harmless, and reconciliation
+(``reconcile``) feeds the orders it finds through the same function. The guard against going
+backwards is the store's ``updated_at``: a state older than or equal to what was applied
+changes nothing.
+
+What becomes work: only fulfillment-order lines assigned to a mapped location (a store location
+with a warehouse), still to fulfil and needing shipping. Lines map to products by variant
+mapping, then SKU (case-insensitive), then a barcode naming exactly one product; an unmapped
+line holds the order with the reason and an alert. Test, draft, cancelled and already
+fulfilled orders are skipped with a recorded reason. Changes in the store (address, quantities,
+lines) apply until picking starts; after that they raise an alert instead. A cancellation
+before shipping cancels and releases the stock; after shipping it raises an alert.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+from attrs import define, field, frozen
+
+from core.errors import PlatformUnavailable
+from core.model import (
+    EDITABLE_STATUSES,
+    ExternalRef,
+    Integration,
+    LocationMapping,
+    OutboundItem,
+    OutboundOrder,
+    SyncRun,
+)
+from core.ports import UnitOfWork
+from core.serialization import dump_order
+from core.services import allocation
+from core.services._context import raise_alert
+from core.services.integrations import StoreContext, session_for
+from core.services.orders import cancel, describe_unmapped, hold, resolve_unmapped
+from core.store import StoreFulfillmentOrder, StoreOrder
+
+Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unchanged"]
+
+AUTO_IMPORT_OFF = "automatic order import is off for this store"
+OPEN_FULFILLMENT_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
+RECONCILE_OVERLAP = timedelta(minutes=10)
+RECONCILE_FIRST_WINDOW = timedelta(days=7)
+_RUSH_WORDS = re.compile(
+    r"\b(rush|express|expedited|priority|overnight|next[ -]?day|same[ -]?day)\b", re.IGNORECASE
+)
+
+
+@frozen
+class ImportResult:
+    outcome: Outcome
+    reason: str = ""
+    order_id: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in ("imported", "updated", "cancelled", "closed")
+
+
+@frozen
+class WantedLine:
+    """One fulfillment-order line the warehouse should ship."""
+
+    fulfillment_order_id: str
+    fulfillment_order_line_id: str
+    line_item_id: str
+    quantity: int
+    warehouse_id: str
+    location_is_default: bool
+    variant_id: str | None
+    sku: str | None
+    title: str
+    unit_price: str | None
+    barcode: str | None
+
+
+def is_rush(order: StoreOrder) -> bool:
+    return any(_RUSH_WORDS.search(text) for text in (*order.tags, *order.shipping_methods))
+
+
+def wanted_lines(
+    order: StoreOrder,
+    fulfillment_orders: Sequence[StoreFulfillmentOrder],
+    locations: Sequence[LocationMapping],
+) -> list[WantedLine]:
+    """The lines at mapped locations that still need shipping, in a stable order."""
+    by_location = {m.external_location_id: m for m in locations if m.warehouse_id and m.active}
+    lines_by_id = {line.id: line for line in order.lines}
+    wanted: list[WantedLine] = []
+    for fo in fulfillment_orders:
+        location = by_location.get(fo.location_id or "")
+        if location is None or fo.status not in OPEN_FULFILLMENT_STATUSES:
+            continue
+        for fo_line in fo.lines:
+            line = lines_by_id.get(fo_line.line_item_id)
+            requires_shipping = fo_line.requires_shipping and (
+                line is None or line.requires_shipping
+            )
+            if fo_line.remaining_quantity <= 0 or not requires_shipping:
+                continue
+            wanted.append(
+                WantedLine(
+                    fulfillment_order_id=fo.id,
+                    fulfillment_order_line_id=fo_line.id,
+                    line_item_id=fo_line.line_item_id,
+                    quantity=fo_line.remaining_quantity,
+                    warehouse_id=location.warehouse_id or "",
+                    location_is_default=location.is_default,
+                    variant_id=fo_line.variant_id or (line.variant_id if line else None),
+                    sku=fo_line.sku or (line.sku if line else None),
+                    title=line.title if line else "",
+                    unit_price=line.unit_price if line else None,
+                    barcode=line.barcode if line else None,
+                )
+            )
+    return sorted(wanted, key=lambda w: (w.fulfillment_order_id, w.fulfillment_order_line_id))
+
+
+def _warehouse_for(lines: Sequence[WantedLine]) -> tuple[str, bool]:
+    """The order's warehouse (the default location's if it has lines, else the one with the
+    most units) and whether the lines span several warehouses."""
+    units: dict[str, int] = {}
+    default: str | None = None
+    for line in lines:
+        units[line.warehouse_id] = units.get(line.warehouse_id, 0) + line.quantity
+        if line.location_is_default:
+            default = line.warehouse_id
+    chosen = default or max(sorted(units), key=lambda w: units[w])
+    return chosen, len(units) > 1
+
+
+def _order_number(uow: UnitOfWork, integration: Integration, order: StoreOrder) -> str:
+    number = order.number or order.name.lstrip("#") or order.id
+    siblings = [
+        i
+        for i in uow.integrations.list(integration.client_id)
+        if i.platform == integration.platform and i.id != integration.id
+    ]
+    if siblings:  # the same client's other stores have their own #1001
+        return f"SH-{integration.shop_domain.split('.')[0].upper()}-{number}"
+    return f"SH-{number}"
+
+
+def _items(
+    uow: UnitOfWork,
+    integration: Integration,
+    lines: Sequence[WantedLine],
+    existing: Sequence[OutboundItem],
+    new_id: object,
+) -> list[OutboundItem]:
+    from core.services.mapping import resolve_product  # noqa: PLC0415 - mapping imports us not
+
+    kept = {i.external_fulfillment_order_line_id: i for i in existing}
+    items: list[OutboundItem] = []
+    for line in lines:
+        product_id = resolve_product(
+            uow,
+            client_id=integration.client_id,
+            integration_id=integration.id,
+            variant_id=line.variant_id,
+            sku=line.sku,
+            barcode=line.barcode,
+        )
+        sku = line.sku or ""
+        name = line.title
+        if product_id is not None:
+            product = uow.products.get(product_id)
+            if product is not None:
+                sku, name = product.sku, product.name
+        previous = kept.get(line.fulfillment_order_line_id)
+        items.append(
+            OutboundItem(
+                id=previous.id if previous else new_id(),  # type: ignore[operator]
+                product_id=product_id,
+                sku=sku or (line.sku or ""),
+                name=name or sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                external_line_id=line.line_item_id,
+                external_variant_id=line.variant_id,
+                external_fulfillment_order_id=line.fulfillment_order_id,
+                external_fulfillment_order_line_id=line.fulfillment_order_line_id,
+                barcode=line.barcode,
+            )
+        )
+    return items
+
+
+def _hold_reason(order: OutboundOrder, split: bool) -> str | None:
+    reasons = []
+    if order.unmapped_items:
+        reasons.append(describe_unmapped(order.unmapped_items))
+    if split:
+        reasons.append(
+            "lines are assigned to store locations served by different warehouses; move them "
+            "to one location in the store or split the shipment by hand"
+        )
+    return "; ".join(reasons) or None
+
+
+def _settle(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    order: OutboundOrder,
+    split: bool,
+    *,
+    was_held: bool,
+) -> None:
+    """Hold (with an alert the first time) or allocate a pending order."""
+    reason = _hold_reason(order, split)
+    if reason is not None:
+        hold(uow, sc.ctx, order, reason)
+        if not was_held:
+            raise_alert(
+                uow,
+                sc.ctx,
+                severity="warning",
+                code="order_on_hold",
+                message=f"order {order.number} is on hold: {reason}",
+                client_id=order.client_id,
+                integration_id=integration.id,
+                subject_id=order.id,
+            )
+        return
+    allocation.allocate(uow, sc.ctx, order)
+
+
+def _apply_new(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    order: StoreOrder,
+    lines: list[WantedLine],
+    *,
+    manual: bool,
+) -> ImportResult:
+    if order.test:
+        return ImportResult("skipped", "test order")
+    if order.draft:
+        return ImportResult("skipped", "draft order")
+    if order.cancelled_at is not None:
+        return ImportResult("skipped", "cancelled in the store before it was imported")
+    if not lines:
+        if order.fulfillment_status == "fulfilled":
+            return ImportResult("skipped", "already fulfilled in the store")
+        return ImportResult("skipped", "no lines to ship at a store location mapped to a warehouse")
+    if not integration.settings.auto_import_orders and not manual:
+        return ImportResult("skipped", AUTO_IMPORT_OFF)
+    now = sc.ctx.clock.now()
+    warehouse_id, split = _warehouse_for(lines)
+    outbound = OutboundOrder(
+        id=sc.ctx.ids.new_id(),
+        client_id=integration.client_id,
+        warehouse_id=warehouse_id,
+        number=_order_number(uow, integration, order),
+        created_at=now,
+        updated_at=now,
+        source=integration.platform,
+        external=ExternalRef(
+            integration.platform, integration.id, order.id, order.number or order.name
+        ),
+        ship_to=order.shipping_address,
+        email=order.email,
+        rush=is_rush(order),
+        notes=order.note or "",
+        items=_items(uow, integration, lines, [], sc.ctx.ids.new_id),
+        external_updated_at=order.updated_at,
+        currency=order.currency,
+    )
+    _settle(uow, sc, integration, outbound, split, was_held=False)
+    uow.orders.add(outbound)
+    return ImportResult("imported", outbound.status, outbound.id)
+
+
+def _apply_existing(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    *,
+    existing: OutboundOrder,
+    order: StoreOrder,
+    lines: list[WantedLine],
+) -> ImportResult:
+    ctx = sc.ctx
+    existing.external_updated_at = order.updated_at
+    if existing.status in ("shipped", "cancelled"):
+        uow.orders.update(existing)
+        return ImportResult("unchanged", f"the warehouse order is {existing.status}", existing.id)
+    shipped_some = any(i.shipped_quantity for i in existing.items)
+    if order.cancelled_at is not None:
+        if shipped_some:
+            raise_alert(
+                uow,
+                ctx,
+                severity="error",
+                code="cancelled_after_shipping",
+                message=f"order {existing.number} was cancelled in the store after part of it "
+                "shipped; nothing was changed in the warehouse",
+                client_id=existing.client_id,
+                integration_id=integration.id,
+                subject_id=existing.id,
+            )
+            uow.orders.update(existing)
+            return ImportResult("unchanged", "cancelled after shipping: alert raised", existing.id)
+        cancel(uow, ctx, existing, "cancelled in the store")
+        uow.orders.update(existing)
+        return ImportResult("cancelled", "cancelled in the store", existing.id)
+    if existing.status not in EDITABLE_STATUSES:
+        if _differs(existing, order, lines):
+            raise_alert(
+                uow,
+                ctx,
+                severity="warning",
+                code="changed_after_picking",
+                message=f"order {existing.number} changed in the store after picking started; "
+                "check the address and lines by hand",
+                client_id=existing.client_id,
+                integration_id=integration.id,
+                subject_id=existing.id,
+            )
+        uow.orders.update(existing)
+        return ImportResult("unchanged", f"already {existing.status}", existing.id)
+    if not lines:
+        allocation.release(uow, ctx, existing, "no lines left")
+        if order.fulfillment_status == "fulfilled":
+            close_fulfilled_elsewhere(existing, ctx.clock.now())
+            uow.orders.update(existing)
+            return ImportResult("closed", "fulfilled outside the warehouse", existing.id)
+        existing.transition("cancelled", ctx.clock.now())
+        existing.hold_reason = None
+        existing.notes = f"{existing.notes}\nCancelled: no lines left for the warehouse".strip()
+        uow.orders.update(existing)
+        return ImportResult("cancelled", "no lines left for the warehouse", existing.id)
+    was_held = existing.status == "on_hold"
+    old_reason = existing.hold_reason
+    allocation.release(uow, ctx, existing, "store order changed")
+    if existing.status != "pending":
+        existing.transition("pending", ctx.clock.now())
+    warehouse_id, split = _warehouse_for(lines)
+    existing.warehouse_id = warehouse_id
+    existing.items = _items(uow, integration, lines, existing.items, ctx.ids.new_id)
+    existing.hold_reason = None
+    existing.ship_to = order.shipping_address
+    existing.email = order.email
+    existing.rush = is_rush(order)
+    existing.notes = order.note or existing.notes
+    existing.updated_at = ctx.clock.now()
+    resolve_unmapped(uow, existing)
+    _settle(
+        uow,
+        sc,
+        integration,
+        existing,
+        split,
+        was_held=was_held and old_reason == _hold_reason(existing, split),
+    )
+    uow.orders.update(existing)
+    return ImportResult("updated", existing.status, existing.id)
+
+
+def _differs(existing: OutboundOrder, order: StoreOrder, lines: Sequence[WantedLine]) -> bool:
+    if existing.ship_to != order.shipping_address:
+        return True
+    unshipped = {
+        i.external_fulfillment_order_line_id: i.remaining for i in existing.items if i.remaining > 0
+    }
+    return unshipped != {w.fulfillment_order_line_id: w.quantity for w in lines}
+
+
+def close_fulfilled_elsewhere(order: OutboundOrder, now: datetime) -> None:
+    """The store fulfilled it without us: the order is done, nothing left the warehouse.
+
+    Not a status-machine transition (no stock moved); callers release reservations first.
+    """
+    order.status = "shipped"
+    order.hold_reason = None
+    order.updated_at = now
+    order.notes = f"{order.notes}\nFulfilled outside the warehouse".strip()
+
+
+def apply_order(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    order: StoreOrder,
+    fulfillment_orders: Sequence[StoreFulfillmentOrder],
+    *,
+    manual: bool = False,
+) -> ImportResult:
+    """Converge the warehouse order on the store's state ``order`` (in ``uow``)."""
+    existing = uow.orders.get_by_external(integration.id, order.id)
+    if (
+        existing is not None
+        and existing.external_updated_at is not None
+        and order.updated_at <= existing.external_updated_at
+    ):
+        return ImportResult("unchanged", "this or a newer version is already applied", existing.id)
+    lines = wanted_lines(order, fulfillment_orders, uow.locations.for_integration(integration.id))
+    if existing is None:
+        return _apply_new(uow, sc, integration, order, lines, manual=manual)
+    return _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+
+
+def sync_order(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    order_id: str,
+    *,
+    seen_at: datetime | None = None,
+    current: StoreOrder | None = None,
+    manual: bool = False,
+) -> ImportResult:
+    """Read the order (unless given) and its fulfillment orders from the store, then apply.
+
+    ``seen_at`` is the ``updated_at`` of the webhook that prompted this: a state already
+    applied at or after it needs no store call; a store answer older than it means the store
+    has not caught up yet, so the event is retried shortly.
+    """
+    if seen_at is not None:
+        existing = uow.orders.get_by_external(integration.id, order_id)
+        if (
+            existing is not None
+            and existing.external_updated_at is not None
+            and seen_at <= existing.external_updated_at
+        ):
+            return ImportResult(
+                "unchanged", "this or a newer version is already applied", existing.id
+            )
+    store = sc.platform(integration.platform)
+    session = session_for(sc, integration.id)
+    if current is None:
+        current = store.order(session, order_id)
+        if current is None:
+            return ImportResult("skipped", "the order no longer exists in the store")
+    if seen_at is not None and current.updated_at < seen_at:
+        raise PlatformUnavailable(
+            f"the store still shows order {order_id} as of {current.updated_at.isoformat()}, "
+            f"older than the webhook ({seen_at.isoformat()}); retrying",
+            operation="order",
+        )
+    fulfillment_orders = store.fulfillment_orders(session, order_id)
+    return apply_order(uow, sc, integration, current, fulfillment_orders, manual=manual)
+
+
+# --- reconciliation ----------------------------------------------------------------------------
+
+
+@define
+class ReconcileReport:
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[str] = field(factory=list)
+
+    def count(self, result: ImportResult) -> None:
+        if result.outcome == "imported":
+            self.imported += 1
+        elif result.changed:
+            self.updated += 1
+        else:
+            self.skipped += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {"imported": self.imported, "updated": self.updated, "skipped": self.skipped}
+
+
+def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) -> ReconcileReport:
+    """Feed every order updated since the watermark (minus an overlap) through the same
+    import as webhooks; with ``manual``, also import what was skipped while automatic import
+    was off. The watermark moves to the start of this run only if every order went through."""
+    from core.model import InboxEvent  # noqa: PLC0415
+
+    ctx = sc.ctx
+    started = ctx.clock.now()
+    report = ReconcileReport()
+    with ctx.uow() as uow:
+        integration = uow.integrations.peek(integration_id)
+        run = SyncRun(
+            id=ctx.ids.new_id(), kind="orders", started_at=started, integration_id=integration_id
+        )
+        uow.sync_runs.add(run)
+        uow.commit()
+    if integration is None or not integration.is_connected:
+        _finish(sc, run, report, "the integration is not connected")
+        return report
+    since = (
+        integration.orders_synced_at - RECONCILE_OVERLAP
+        if integration.orders_synced_at is not None
+        else started - RECONCILE_FIRST_WINDOW
+    )
+    store = sc.platform(integration.platform)
+    session = session_for(sc, integration_id)
+    cursor: str | None = None
+    while True:
+        page = store.orders_updated_since(session, since, cursor)
+        for order in page.orders:
+            event = InboxEvent(
+                id=ctx.ids.new_id(),
+                platform=integration.platform,
+                topic="orders/updated",
+                delivery_id=f"reconcile:{integration.id}:{order.id}:{order.updated_at.isoformat()}",
+                received_at=ctx.clock.now(),
+                next_attempt_at=ctx.clock.now(),
+                payload=dump_order(order),
+                integration_id=integration.id,
+                shop_domain=integration.shop_domain,
+                source="reconcile",
+                status="processing",
+                attempts=1,
+            )
+            try:
+                with ctx.uow() as uow:
+                    fresh = uow.inbox.add(event)
+                    result = sync_order(
+                        uow, sc, integration, order.id, current=order, manual=manual
+                    )
+                    if fresh:
+                        event.status = "processed" if result.changed else "skipped"
+                        event.error = None if result.changed else result.reason
+                        event.processed_at = ctx.clock.now()
+                        uow.inbox.update(event)
+                    uow.commit()
+                report.count(result)
+            except Exception as exc:  # one bad order must not stop the others
+                report.errors.append(f"order {order.id}: {getattr(exc, 'message', exc)}")
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    if manual:
+        _import_skipped(sc, integration, report)
+    with ctx.uow() as uow:
+        locked = uow.integrations.get(integration_id)
+        if locked is not None and not report.errors:
+            locked.orders_synced_at = started
+            uow.integrations.update(locked)
+        uow.commit()
+    _finish(sc, run, report, "; ".join(report.errors)[:1000] or None)
+    return report
+
+
+def _import_skipped(sc: StoreContext, integration: Integration, report: ReconcileReport) -> None:
+    """Orders whose webhooks were kept but skipped while automatic import was off."""
+    with sc.ctx.uow() as uow:
+        waiting = [
+            e
+            for e in uow.inbox.list(integration_id=integration.id, status="skipped", limit=10_000)
+            if e.error == AUTO_IMPORT_OFF
+        ]
+    done: set[str] = set()
+    for event in waiting:
+        edit = event.payload.get("order_edit")
+        order_id = str(
+            event.payload.get("id")
+            or (edit.get("order_id") if isinstance(edit, dict) else "")
+            or ""
+        )
+        if not order_id or order_id in done:
+            continue
+        done.add(order_id)
+        try:
+            with sc.ctx.uow() as uow:
+                result = sync_order(uow, sc, integration, order_id, manual=True)
+                stored = uow.inbox.get(event.id)
+                if stored is not None:
+                    stored.error = f"imported by a manual sync: {result.outcome}"
+                    uow.inbox.update(stored)
+                uow.commit()
+            report.count(result)
+        except Exception as exc:  # keep going; the error is reported
+            report.errors.append(f"order {order_id}: {getattr(exc, 'message', exc)}")
+
+
+def _finish(sc: StoreContext, run: SyncRun, report: ReconcileReport, error: str | None) -> None:
+    with sc.ctx.uow() as uow:
+        run.finished_at = sc.ctx.clock.now()
+        run.counts = report.as_dict()
+        run.error = error
+        uow.sync_runs.update(run)
+        uow.commit()

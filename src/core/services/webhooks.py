@@ -1,0 +1,294 @@
+"""Webhooks in: store the delivery durably and answer; the worker does the rest.
+
+``receive`` runs inside the HTTP request after the signature was checked: it stores one
+``InboxEvent`` per delivery id (a repeat is recognised and stored once) and changes nothing
+else, calls no store API. ``handlers`` builds the worker's handlers per topic: order topics go
+through ``order_import.sync_order``; ``app/uninstalled`` erases the tokens without an API
+call; the compliance topics are recorded (data requests) or erase personal data (redactions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from attrs import evolve, frozen
+
+from core.errors import NotFound, PayloadError
+from core.model import Address, InboxEvent, Integration, OutboundOrder
+from core.ports import UnitOfWork
+from core.serialization import load_order
+from core.services._context import raise_alert
+from core.services.integrations import StoreContext, erase
+from core.services.order_import import sync_order
+from core.services.worker import InboxHandler, Skip
+from core.store import (
+    AppUninstalled,
+    CustomersDataRequest,
+    CustomersRedact,
+    OrderCancelled,
+    OrderEdited,
+    OrderFulfilled,
+    OrderPlaced,
+    OrderUpdated,
+    ShopRedact,
+    StoreEvent,
+)
+
+ORDER_TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/edited",
+)
+APP_TOPICS = ("app/uninstalled", "customers/data_request", "customers/redact", "shop/redact")
+
+
+@frozen
+class Delivery:
+    """One webhook request, as the web layer read it (signature already verified)."""
+
+    platform: str
+    topic: str
+    shop: str
+    delivery_id: str
+    body: bytes
+    event_id: str | None = None
+    triggered_at: datetime | None = None
+
+
+class ShopMismatch(NotFound):
+    code = "shop_mismatch"
+
+
+def receive(
+    sc: StoreContext, delivery: Delivery, *, integration_id: str | None
+) -> Literal["stored", "duplicate"]:
+    """Store the delivery. ``integration_id`` is given for per-integration endpoints (the
+    shop must match it); app-level deliveries are matched by shop."""
+    try:
+        payload = json.loads(delivery.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PayloadError("the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise PayloadError("the body is not a JSON object")
+    ctx = sc.ctx
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        if integration_id is not None:
+            integration = uow.integrations.peek(integration_id)
+            if integration is None or integration.platform != delivery.platform:
+                raise NotFound("integration not found")
+            if integration.shop_domain != delivery.shop:
+                raise ShopMismatch("the shop does not match this integration")
+        else:
+            known = uow.integrations.connected_for_shop(delivery.platform, delivery.shop)
+            integration = known[0] if known else None
+        stored = uow.inbox.add(
+            InboxEvent(
+                id=ctx.ids.new_id(),
+                platform=delivery.platform,
+                topic=delivery.topic,
+                delivery_id=delivery.delivery_id,
+                received_at=now,
+                next_attempt_at=now,
+                payload=payload,
+                integration_id=integration.id if integration else None,
+                shop_domain=delivery.shop,
+                event_id=delivery.event_id,
+                triggered_at=delivery.triggered_at,
+            )
+        )
+        uow.commit()
+    return "stored" if stored else "duplicate"
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+def _event_of(sc: StoreContext, event: InboxEvent) -> StoreEvent:
+    if event.source == "reconcile":
+        return OrderUpdated(load_order(event.payload))
+    return sc.platform(event.platform).parse_webhook(
+        event.topic, event.payload, event.shop_domain or ""
+    )
+
+
+def _integration(uow: UnitOfWork, event: InboxEvent) -> Integration | None:
+    if event.integration_id is not None:
+        return uow.integrations.peek(event.integration_id)
+    known = uow.integrations.connected_for_shop(event.platform, event.shop_domain or "")
+    return known[0] if known else None
+
+
+def handle_order_event(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
+    parsed = _event_of(sc, event)
+    integration = _integration(uow, event)
+    if integration is None:
+        return Skip("no integration for this shop")
+    if integration.status == "disconnected":
+        return Skip("the store is disconnected")
+    if isinstance(parsed, (OrderPlaced, OrderUpdated, OrderCancelled, OrderFulfilled)):
+        order = parsed.order
+        if event.source == "reconcile":
+            result = sync_order(uow, sc, integration, order.id, current=order)
+        else:
+            result = sync_order(uow, sc, integration, order.id, seen_at=order.updated_at)
+    elif isinstance(parsed, OrderEdited):
+        result = sync_order(uow, sc, integration, parsed.order_id)
+    else:
+        raise PayloadError(f"topic {event.topic} carries no order")
+    return None if result.changed else Skip(result.reason or result.outcome)
+
+
+def handle_uninstalled(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
+    """The merchant removed the app: tokens are already dead, so no API call; erase them."""
+    if not isinstance(_event_of(sc, event), AppUninstalled):
+        raise PayloadError("not an app/uninstalled payload")
+    shop = event.shop_domain or ""
+    targets = uow.integrations.connected_for_shop(event.platform, shop)
+    if event.integration_id is not None:
+        targets = [i for i in targets if i.id == event.integration_id] or targets
+    if not targets:
+        return Skip("no connected integration for this shop")
+    now = sc.ctx.clock.now()
+    for found in targets:
+        integration = uow.integrations.get(found.id) or found
+        erase(integration, now)
+        integration.last_error = "the app was uninstalled from the store"
+        integration.last_error_at = now
+        uow.integrations.update(integration)
+        raise_alert(
+            uow,
+            sc.ctx,
+            severity="warning",
+            code="app_uninstalled",
+            message=f"{shop} uninstalled the app; the integration is disconnected",
+            client_id=integration.client_id,
+            integration_id=integration.id,
+        )
+    return None
+
+
+def handle_data_request(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
+    parsed = _event_of(sc, event)
+    if not isinstance(parsed, CustomersDataRequest):
+        raise PayloadError("not a customers/data_request payload")
+    integrations = uow.integrations.for_shop(event.platform, parsed.shop)
+    if not integrations:
+        return Skip("no integration for this shop")
+    for integration in integrations:
+        held = uow.orders.for_customer(
+            integration.id, email=parsed.email, external_order_ids=parsed.order_ids
+        )
+        numbers = ", ".join(o.number for o in held) or "none"
+        raise_alert(
+            uow,
+            sc.ctx,
+            severity="warning",
+            code="customer_data_request",
+            message=(
+                f"{parsed.shop} forwarded a customer data request (customer "
+                f"{parsed.customer_id or '?'}; orders held here: {numbers}); answer the "
+                "merchant within 30 days"
+            ),
+            client_id=integration.client_id,
+            integration_id=integration.id,
+            subject_id=event.id,
+        )
+    return None
+
+
+def redact_order(order: OutboundOrder) -> None:
+    """Names, addresses, phone and e-mail go; what the warehouse did stays."""
+    if order.ship_to is not None:
+        order.ship_to = Address(
+            country=order.ship_to.country, country_code=order.ship_to.country_code
+        )
+    order.email = None
+    order.notes = "(redacted)" if order.notes else ""
+
+
+def _redact_events(
+    uow: UnitOfWork, integration_id: str, match: Callable[[dict[str, Any]], bool]
+) -> int:
+    count = 0
+    offset = 0
+    while True:
+        page = uow.inbox.list(integration_id=integration_id, limit=500, offset=offset)
+        if not page:
+            return count
+        for stored in page:
+            if (
+                stored.payload
+                and stored.payload.get("redacted") is not True
+                and match(stored.payload)
+            ):
+                locked = uow.inbox.get(stored.id)
+                if locked is not None:
+                    uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
+                    count += 1
+        offset += len(page)
+
+
+def _redacted(payload: Mapping[str, Any]) -> dict[str, Any]:
+    keep = {k: payload[k] for k in ("id", "admin_graphql_api_id", "updated_at") if k in payload}
+    return {**keep, "redacted": True}
+
+
+def _order_id_of(payload: Mapping[str, Any]) -> str:
+    edit = payload.get("order_edit")
+    return str(payload.get("id") or (edit.get("order_id") if isinstance(edit, dict) else "") or "")
+
+
+def _customer_match(ids: set[str], email: str | None) -> Callable[[dict[str, Any]], bool]:
+    wanted = (email or "").lower()
+
+    def match(payload: dict[str, Any]) -> bool:
+        if _order_id_of(payload) in ids:
+            return True
+        return bool(wanted) and str(payload.get("email") or "").lower() == wanted
+
+    return match
+
+
+def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
+    parsed = _event_of(sc, event)
+    if not isinstance(parsed, (CustomersRedact, ShopRedact)):
+        raise PayloadError("not a redaction payload")
+    integrations = uow.integrations.for_shop(event.platform, parsed.shop)
+    if not integrations:
+        return Skip("no integration for this shop")
+    for integration in integrations:
+        if isinstance(parsed, ShopRedact):
+            orders = uow.orders.list(integration_id=integration.id, limit=1_000_000)
+            _redact_events(uow, integration.id, lambda _: True)
+        else:
+            orders = uow.orders.for_customer(
+                integration.id, email=parsed.email, external_order_ids=parsed.order_ids
+            )
+            ids = {o.external.external_order_id for o in orders if o.external} | set(
+                parsed.order_ids
+            )
+            _redact_events(uow, integration.id, _customer_match(ids, parsed.email))
+        for listed in orders:
+            order = uow.orders.get(listed.id)
+            if order is not None:
+                redact_order(order)
+                uow.orders.update(order)
+    return None
+
+
+def handlers(sc: StoreContext) -> dict[str, InboxHandler]:
+    def bind(fn: Callable[[StoreContext, UnitOfWork, InboxEvent], Skip | None]) -> InboxHandler:
+        return lambda uow, event: fn(sc, uow, event)
+
+    table: dict[str, InboxHandler] = {topic: bind(handle_order_event) for topic in ORDER_TOPICS}
+    table["app/uninstalled"] = bind(handle_uninstalled)
+    table["customers/data_request"] = bind(handle_data_request)
+    table["customers/redact"] = bind(handle_redaction)
+    table["shop/redact"] = bind(handle_redaction)
+    return table
