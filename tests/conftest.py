@@ -1,4 +1,5 @@
-"""Shared test fixtures: backing services (Redis here; PostgreSQL in ``tests/pg.py``)."""
+"""Shared test fixtures: backing services. PostgreSQL comes from ``tests/pg.py`` (one migrated
+database per test session, shared by every suite); Redis from ``TEST_REDIS_URL``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
+import tests.pg
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -15,7 +18,7 @@ def _redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url() -> str:
     """A reachable Redis, flushed before use. Skips when none is reachable, except in CI."""
     import redis
 
@@ -29,4 +32,10 @@ def redis_url() -> Iterator[str]:
         pytest.skip(f"no Redis reachable at {url} (set TEST_REDIS_URL): {exc}")
     client.flushdb()
     client.close()
-    yield url
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[tests.pg.ScratchDatabase]:
+    """One migrated database for the whole run; suites call ``reset()`` per test."""
+    yield from tests.pg.session_database()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,11 +47,6 @@ from core.ports import UnitOfWork, UnitOfWorkFactory
 
 # A moment with microseconds, so a round trip that loses precision shows.
 T0 = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[tests.pg.ScratchDatabase]:
-    yield from tests.pg.session_database()
 
 
 def _postgres_factory(request: pytest.FixtureRequest) -> UnitOfWorkFactory:

@@ -11,7 +11,7 @@ from core.errors import DomainError, InvalidInput, NotFound, PlatformRejected
 from core.model import OutboundOrder, OutboxCommand, Shipment, ShipmentLine, User
 from core.model import stock as rules
 from core.ports import UnitOfWork
-from core.services._context import Context, require_staff
+from core.services._context import Context, raise_alert, require_staff
 from core.services._ledger import move
 from core.services.integrations import StoreContext, session_for
 from core.services.worker import Skip
@@ -196,6 +196,17 @@ def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) 
                 f"the store has no fulfillment order line for {item.sku} any more",
                 operation="fulfillment",
             )
+        if fo.status in ("CANCELLED", "CLOSED") and fo_line.remaining_quantity < line.quantity:
+            fulfilled = fo_line.total_quantity - fo_line.remaining_quantity
+            if fo.status == "CANCELLED" or fulfilled < already.get(item.id, 0) + line.quantity:
+                return _cannot_fulfil(
+                    uow,
+                    sc,
+                    integration_id=integration.id,
+                    order=order,
+                    shipment=shipment,
+                    fo_status=fo.status,
+                )
         fulfilled_in_store = fo_line.total_quantity - fo_line.remaining_quantity
         if fulfilled_in_store < already.get(item.id, 0) + line.quantity:
             applied_everywhere = False
@@ -229,6 +240,33 @@ def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) 
     _mark_synced(uow, sc, shipment, ",".join(ids))
     command.result = {"fulfillments": ids}
     return None
+
+
+def _cannot_fulfil(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    *,
+    integration_id: str,
+    order: OutboundOrder,
+    shipment: Shipment,
+    fo_status: str,
+) -> Skip:
+    """The store will never accept this fulfilment (its order was cancelled or closed)."""
+    shipment.sync_state = "failed"
+    shipment.sync_error = f"the store's fulfillment order is {fo_status.lower()}"
+    uow.shipments.update(shipment)
+    raise_alert(
+        uow,
+        sc.ctx,
+        severity="error",
+        code="fulfillment_rejected",
+        message=f"order {order.number} shipped ({shipment.carrier} {shipment.tracking_number}) "
+        f"but the store's fulfillment order is {fo_status.lower()}; settle it with the merchant",
+        client_id=order.client_id,
+        integration_id=integration_id,
+        subject_id=shipment.id,
+    )
+    return Skip(shipment.sync_error)
 
 
 def _mark_synced(uow: UnitOfWork, sc: StoreContext, shipment: Shipment, external: str) -> None:

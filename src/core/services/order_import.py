@@ -292,40 +292,42 @@ def _apply_existing(
 ) -> ImportResult:
     ctx = sc.ctx
     existing.external_updated_at = order.updated_at
+    shipped_some = any(i.shipped_quantity for i in existing.items)
+    if order.cancelled_at is not None and shipped_some:
+        _alert_once(
+            uow,
+            sc,
+            integration,
+            order=existing,
+            code="cancelled_after_shipping",
+            message=f"order {existing.number} was cancelled in the store after it shipped "
+            "(in part or whole); nothing was changed in the warehouse",
+        )
+        if existing.status != "shipped":
+            uow.orders.update(existing)
+            return ImportResult("unchanged", "cancelled after shipping: alert raised", existing.id)
     if existing.status in ("shipped", "cancelled"):
         uow.orders.update(existing)
         return ImportResult("unchanged", f"the warehouse order is {existing.status}", existing.id)
-    shipped_some = any(i.shipped_quantity for i in existing.items)
     if order.cancelled_at is not None:
-        if shipped_some:
-            raise_alert(
-                uow,
-                ctx,
-                severity="error",
-                code="cancelled_after_shipping",
-                message=f"order {existing.number} was cancelled in the store after part of it "
-                "shipped; nothing was changed in the warehouse",
-                client_id=existing.client_id,
-                integration_id=integration.id,
-                subject_id=existing.id,
-            )
-            uow.orders.update(existing)
-            return ImportResult("unchanged", "cancelled after shipping: alert raised", existing.id)
         cancel(uow, ctx, existing, "cancelled in the store")
         uow.orders.update(existing)
         return ImportResult("cancelled", "cancelled in the store", existing.id)
     if existing.status not in EDITABLE_STATUSES:
-        if _differs(existing, order, lines):
-            raise_alert(
+        unsynced: dict[str, int] = {}
+        for shipment in uow.shipments.for_order(existing.id):
+            if shipment.sync_state in ("pending", "failed"):
+                for line in shipment.lines:
+                    unsynced[line.item_id] = unsynced.get(line.item_id, 0) + line.quantity
+        if _differs(existing, order, lines, unsynced):
+            _alert_once(
                 uow,
-                ctx,
-                severity="warning",
+                sc,
+                integration,
+                order=existing,
                 code="changed_after_picking",
                 message=f"order {existing.number} changed in the store after picking started; "
                 "check the address and lines by hand",
-                client_id=existing.client_id,
-                integration_id=integration.id,
-                subject_id=existing.id,
             )
         uow.orders.update(existing)
         return ImportResult("unchanged", f"already {existing.status}", existing.id)
@@ -340,6 +342,16 @@ def _apply_existing(
         existing.notes = f"{existing.notes}\nCancelled: no lines left for the warehouse".strip()
         uow.orders.update(existing)
         return ImportResult("cancelled", "no lines left for the warehouse", existing.id)
+    if not _differs(existing, order, lines) and (existing.email, existing.rush, existing.notes) == (
+        order.email,
+        is_rush(order),
+        order.note or existing.notes,
+    ):
+        if existing.status == "on_hold" and not _still_held(uow, existing):
+            pass  # a mapping appeared since: rebuild below and allocate
+        else:
+            uow.orders.update(existing)
+            return ImportResult("unchanged", "nothing changed", existing.id)
     was_held = existing.status == "on_hold"
     old_reason = existing.hold_reason
     allocation.release(uow, ctx, existing, "store order changed")
@@ -367,13 +379,67 @@ def _apply_existing(
     return ImportResult("updated", existing.status, existing.id)
 
 
-def _differs(existing: OutboundOrder, order: StoreOrder, lines: Sequence[WantedLine]) -> bool:
+def _differs(
+    existing: OutboundOrder,
+    order: StoreOrder,
+    lines: Sequence[WantedLine],
+    unsynced: dict[str, int] | None = None,
+) -> bool:
+    """Does the store want something else than the warehouse will ship? Units shipped here
+    but not yet reported to the store still count as wanted by the store."""
     if existing.ship_to != order.shipping_address:
         return True
-    unshipped = {
-        i.external_fulfillment_order_line_id: i.remaining for i in existing.items if i.remaining > 0
+    pending = unsynced or {}
+    expected = {
+        i.external_fulfillment_order_line_id: i.remaining + pending.get(i.id, 0)
+        for i in existing.items
+        if i.remaining + pending.get(i.id, 0) > 0
     }
-    return unshipped != {w.fulfillment_order_line_id: w.quantity for w in lines}
+    return expected != {w.fulfillment_order_line_id: w.quantity for w in lines}
+
+
+def _alert_once(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    *,
+    order: OutboundOrder,
+    code: str,
+    message: str,
+) -> None:
+    """One open alert per order and problem, however often the store repeats itself."""
+    for alert in uow.alerts.list(integration_id=integration.id, unresolved_only=True, limit=10_000):
+        if alert.code == code and alert.subject_id == order.id:
+            return
+    raise_alert(
+        uow,
+        sc.ctx,
+        severity="warning",
+        code=code,
+        message=message,
+        client_id=order.client_id,
+        integration_id=integration.id,
+        subject_id=order.id,
+    )
+
+
+def _still_held(uow: UnitOfWork, order: OutboundOrder) -> bool:
+    """Would the order still be held for unmapped lines if rebuilt now?"""
+    from core.services.mapping import resolve_product  # noqa: PLC0415
+
+    integration_id = order.external.integration_id if order.external else None
+    return any(
+        resolve_product(
+            uow,
+            client_id=order.client_id,
+            integration_id=integration_id,
+            variant_id=i.external_variant_id,
+            sku=i.sku,
+            barcode=i.barcode,
+        )
+        is None
+        for i in order.unmapped_items
+    ) or "different warehouses" in (order.hold_reason or "")
 
 
 def close_fulfilled_elsewhere(order: OutboundOrder, now: datetime) -> None:
@@ -398,12 +464,14 @@ def apply_order(
 ) -> ImportResult:
     """Converge the warehouse order on the store's state ``order`` (in ``uow``)."""
     existing = uow.orders.get_by_external(integration.id, order.id)
+    # Store timestamps have one-second resolution: an equal one may be a later change of the
+    # same second, so only an older state is ignored; applying an equal state again is a no-op.
     if (
         existing is not None
         and existing.external_updated_at is not None
-        and order.updated_at <= existing.external_updated_at
+        and order.updated_at < existing.external_updated_at
     ):
-        return ImportResult("unchanged", "this or a newer version is already applied", existing.id)
+        return ImportResult("unchanged", "a newer version is already applied", existing.id)
     lines = wanted_lines(order, fulfillment_orders, uow.locations.for_integration(integration.id))
     if existing is None:
         return _apply_new(uow, sc, integration, order, lines, manual=manual)
@@ -431,11 +499,9 @@ def sync_order(
         if (
             existing is not None
             and existing.external_updated_at is not None
-            and seen_at <= existing.external_updated_at
+            and seen_at < existing.external_updated_at
         ):
-            return ImportResult(
-                "unchanged", "this or a newer version is already applied", existing.id
-            )
+            return ImportResult("unchanged", "a newer version is already applied", existing.id)
     store = sc.platform(integration.platform)
     session = session_for(sc, integration.id)
     if current is None:
