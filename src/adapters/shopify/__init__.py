@@ -1,0 +1,47 @@
+"""The Shopify adapter: ``ShopifyPlatform`` implements the ``StorePlatform`` port.
+
+OAuth (authorization URL, callback HMAC, code exchange for expiring offline tokens, refresh
+with rotation), webhooks (body HMAC with the current and previous secret, payloads parsed
+into core events), and the GraphQL Admin API (paced through the shared ``RateLimiter``,
+retried, with typed errors). ``sandbox/`` is a simulated Shopify for tests and the demo.
+"""
+
+from adapters.shopify._config import (
+    CATALOG_PAGE_SIZE,
+    DEFAULT_API_VERSION,
+    DEFAULT_SCOPES,
+    DEFAULT_SHOP_URL_TEMPLATE,
+    ShopifyConfig,
+)
+from adapters.shopify._credentials import (
+    credentials_need_refresh,
+    dump_credentials,
+    load_credentials,
+)
+from adapters.shopify._documents import DOCUMENTS
+from adapters.shopify._graphql import ThrottleStatus
+from adapters.shopify._oauth import normalize_shop, sign_callback, webhook_signature
+from adapters.shopify._platform import MAX_INVENTORY_BATCH, ShopifyPlatform
+from adapters.shopify._webhooks import REQUIRED_TOPICS, TOPICS, parse_order, parse_webhook
+
+__all__ = [
+    "CATALOG_PAGE_SIZE",
+    "DEFAULT_API_VERSION",
+    "DEFAULT_SCOPES",
+    "DEFAULT_SHOP_URL_TEMPLATE",
+    "DOCUMENTS",
+    "MAX_INVENTORY_BATCH",
+    "REQUIRED_TOPICS",
+    "TOPICS",
+    "ShopifyConfig",
+    "ShopifyPlatform",
+    "ThrottleStatus",
+    "credentials_need_refresh",
+    "dump_credentials",
+    "load_credentials",
+    "normalize_shop",
+    "parse_order",
+    "parse_webhook",
+    "sign_callback",
+    "webhook_signature",
+]

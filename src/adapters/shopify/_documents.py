@@ -1,0 +1,293 @@
+"""Every GraphQL document the adapter sends, in one registry.
+
+``DOCUMENTS`` maps an operation name to its text; the GraphQL client sends only documents
+from here (by name), and a test validates each against Shopify's 2026-10 schema, so a field
+or argument Shopify does not have fails the build. Fragments are appended to the documents
+that use them. Page sizes are fixed here so every document's requested cost stays under
+Shopify's 1,000-point ceiling for a single query (checked by a test too).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "DOCUMENTS",
+    "FULFILLMENT_ORDERS_PAGE_SIZE",
+    "LINE_ITEMS_PAGE_SIZE",
+    "LOCATIONS_PAGE_SIZE",
+    "MAX_CATALOG_PAGE_SIZE",
+    "ORDERS_PAGE_SIZE",
+    "WEBHOOKS_PAGE_SIZE",
+]
+
+MAX_CATALOG_PAGE_SIZE: Final = 250  # the catalog page size is configurable up to this
+ORDERS_PAGE_SIZE: Final = 10
+LINE_ITEMS_PAGE_SIZE: Final = 15
+LINE_ITEMS_MORE_PAGE_SIZE: Final = 150
+FULFILLMENT_ORDERS_PAGE_SIZE: Final = 5
+FULFILLMENT_ORDER_LINES_PAGE_SIZE: Final = 50
+FULFILLMENT_ORDER_LINES_MORE_PAGE_SIZE: Final = 250
+LOCATIONS_PAGE_SIZE: Final = 100
+WEBHOOKS_PAGE_SIZE: Final = 100
+
+_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+
+_LINE_ITEM_FIELDS = """
+fragment LineItemFields on LineItem {
+  id
+  quantity
+  currentQuantity
+  unfulfilledQuantity
+  sku
+  title
+  requiresShipping
+  variant { id barcode }
+  product { id }
+  originalUnitPriceSet { shopMoney { amount } }
+}
+"""
+
+_ORDER_FIELDS = f"""
+fragment OrderFields on Order {{
+  id
+  name
+  number
+  createdAt
+  updatedAt
+  cancelledAt
+  closedAt
+  email
+  phone
+  test
+  displayFinancialStatus
+  displayFulfillmentStatus
+  sourceName
+  tags
+  note
+  currencyCode
+  customer {{ id }}
+  shippingAddress {{
+    name company address1 address2 city province provinceCode zip country countryCodeV2 phone
+  }}
+  shippingLines(first: 5) {{ nodes {{ title code }} }}
+  lineItems(first: {LINE_ITEMS_PAGE_SIZE}) {{
+    nodes {{ ...LineItemFields }}
+    {_PAGE_INFO}
+  }}
+}}
+{_LINE_ITEM_FIELDS}"""
+
+_FULFILLMENT_ORDER_LINE_FIELDS = """
+fragment FulfillmentOrderLineFields on FulfillmentOrderLineItem {
+  id
+  totalQuantity
+  remainingQuantity
+  requiresShipping
+  sku
+  lineItem { id }
+  variant { id }
+}
+"""
+
+SHOP_INFO: Final = """
+query ShopInfo {
+  shop {
+    name
+    email
+    contactEmail
+    currencyCode
+    myshopifyDomain
+    plan { publicDisplayName }
+  }
+  primaryLocation: location { id }
+}
+"""
+
+LOCATIONS: Final = f"""
+query Locations($first: Int!, $after: String) {{
+  locations(first: $first, after: $after, includeInactive: true) {{
+    nodes {{ id name isActive fulfillsOnlineOrders }}
+    {_PAGE_INFO}
+  }}
+  primaryLocation: location {{ id }}
+}}
+"""
+
+CATALOG_VARIANTS: Final = f"""
+query CatalogVariants($first: Int!, $after: String) {{
+  productVariants(first: $first, after: $after, sortKey: ID) {{
+    nodes {{
+      id
+      sku
+      barcode
+      title
+      product {{ id title }}
+      inventoryItem {{ id tracked requiresShipping }}
+    }}
+    {_PAGE_INFO}
+  }}
+}}
+"""
+
+ORDERS_UPDATED_SINCE: Final = f"""
+query OrdersUpdatedSince($query: String!, $first: Int!, $after: String) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    nodes {{ ...OrderFields }}
+    {_PAGE_INFO}
+  }}
+}}
+{_ORDER_FIELDS}"""
+
+ORDER: Final = f"""
+query Order($id: ID!) {{
+  order(id: $id) {{ ...OrderFields }}
+}}
+{_ORDER_FIELDS}"""
+
+ORDER_LINE_ITEMS: Final = f"""
+query OrderLineItems($id: ID!, $after: String) {{
+  order(id: $id) {{
+    lineItems(first: {LINE_ITEMS_MORE_PAGE_SIZE}, after: $after) {{
+      nodes {{ ...LineItemFields }}
+      {_PAGE_INFO}
+    }}
+  }}
+}}
+{_LINE_ITEM_FIELDS}"""
+
+FULFILLMENT_ORDERS: Final = f"""
+query FulfillmentOrders($id: ID!, $after: String) {{
+  order(id: $id) {{
+    id
+    fulfillmentOrders(first: {FULFILLMENT_ORDERS_PAGE_SIZE}, after: $after) {{
+      nodes {{
+        id
+        status
+        assignedLocation {{ location {{ id }} }}
+        lineItems(first: {FULFILLMENT_ORDER_LINES_PAGE_SIZE}) {{
+          nodes {{ ...FulfillmentOrderLineFields }}
+          {_PAGE_INFO}
+        }}
+      }}
+      {_PAGE_INFO}
+    }}
+  }}
+}}
+{_FULFILLMENT_ORDER_LINE_FIELDS}"""
+
+FULFILLMENT_ORDER_LINE_ITEMS: Final = f"""
+query FulfillmentOrderLineItems($id: ID!, $after: String) {{
+  fulfillmentOrder(id: $id) {{
+    lineItems(first: {FULFILLMENT_ORDER_LINES_MORE_PAGE_SIZE}, after: $after) {{
+      nodes {{ ...FulfillmentOrderLineFields }}
+      {_PAGE_INFO}
+    }}
+  }}
+}}
+{_FULFILLMENT_ORDER_LINE_FIELDS}"""
+
+FULFILLMENT_CREATE: Final = """
+mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment {
+      id
+      status
+      trackingInfo(first: 1) { company number url }
+    }
+    userErrors { field message }
+  }
+}
+"""
+
+INVENTORY_SET_QUANTITIES: Final = """
+mutation InventorySetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTIONS: Final = f"""
+query WebhookSubscriptions($first: Int!, $after: String) {{
+  webhookSubscriptions(first: $first, after: $after) {{
+    nodes {{ id topic uri }}
+    {_PAGE_INFO}
+  }}
+}}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE: Final = """
+mutation WebhookSubscriptionCreate(
+  $topic: WebhookSubscriptionTopic!
+  $subscription: WebhookSubscriptionInput!
+) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $subscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_DELETE: Final = """
+mutation WebhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
+    userErrors { field message }
+  }
+}
+"""
+
+CATALOG_BULK: Final = """
+query CatalogBulk {
+  productVariants {
+    edges {
+      node {
+        id
+        sku
+        barcode
+        title
+        product { id title }
+        inventoryItem { id tracked requiresShipping }
+      }
+    }
+  }
+}
+"""
+"""Not sent on its own: the query a bulk operation exports (one variant per JSONL line)."""
+
+BULK_OPERATION_RUN_QUERY: Final = """
+mutation BulkOperationRunQuery($query: String!) {
+  bulkOperationRunQuery(query: $query, groupObjects: false) {
+    bulkOperation { id status }
+    userErrors { code field message }
+  }
+}
+"""
+
+BULK_OPERATION: Final = """
+query BulkOperation($id: ID!) {
+  bulkOperation(id: $id) { id status errorCode objectCount url }
+}
+"""
+
+DOCUMENTS: Final[dict[str, str]] = {
+    "ShopInfo": SHOP_INFO,
+    "Locations": LOCATIONS,
+    "CatalogVariants": CATALOG_VARIANTS,
+    "OrdersUpdatedSince": ORDERS_UPDATED_SINCE,
+    "Order": ORDER,
+    "OrderLineItems": ORDER_LINE_ITEMS,
+    "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "FulfillmentOrderLineItems": FULFILLMENT_ORDER_LINE_ITEMS,
+    "FulfillmentCreate": FULFILLMENT_CREATE,
+    "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
+    "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
+    "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
+    "WebhookSubscriptionDelete": WEBHOOK_SUBSCRIPTION_DELETE,
+    "CatalogBulk": CATALOG_BULK,
+    "BulkOperationRunQuery": BULK_OPERATION_RUN_QUERY,
+    "BulkOperation": BULK_OPERATION,
+}
+"""Operation name -> document text. The name is the document's operation name."""

@@ -1,0 +1,814 @@
+"""``ShopifyPlatform``: the ``StorePlatform`` port on Shopify's GraphQL Admin API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random as _random
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Final, Self
+
+import httpx
+from attrs import define, field
+
+from adapters.shopify._config import ShopifyConfig
+from adapters.shopify._converter import structure
+from adapters.shopify._credentials import credentials_from_token_answer
+from adapters.shopify._documents import (
+    DOCUMENTS,
+    LOCATIONS_PAGE_SIZE,
+    ORDERS_PAGE_SIZE,
+    WEBHOOKS_PAGE_SIZE,
+)
+from adapters.shopify._graphql import GraphQLClient, shop_base_url
+from adapters.shopify._ids import to_gid
+from adapters.shopify._oauth import (
+    authorize_query,
+    normalize_shop,
+    verify_callback_params,
+    webhook_signature_valid,
+)
+from adapters.shopify._shapes import (
+    BulkOperationAnswer,
+    BulkRunAnswer,
+    CatalogAnswer,
+    FulfillmentCreateAnswer,
+    FulfillmentOrder,
+    FulfillmentOrderLine,
+    FulfillmentOrderLinesAnswer,
+    FulfillmentOrdersAnswer,
+    InventorySetAnswer,
+    LineItem,
+    LocationsAnswer,
+    Order,
+    OrderAnswer,
+    OrderLinesAnswer,
+    OrdersAnswer,
+    ShopAnswer,
+    UserError,
+    Variant,
+    WebhookCreateAnswer,
+    WebhookDeleteAnswer,
+    WebhooksAnswer,
+)
+from adapters.shopify._webhooks import REQUIRED_TOPICS, parse_order, parse_webhook
+from core.errors import (
+    InvalidInput,
+    PayloadError,
+    PlatformAuthError,
+    PlatformError,
+    PlatformRejected,
+    PlatformThrottled,
+    PlatformUnavailable,
+)
+from core.ports import Clock, RateLimiter, StorePlatform
+from core.store import (
+    CatalogPage,
+    Credentials,
+    FulfillmentRequest,
+    FulfillmentResult,
+    InventoryBatch,
+    InventoryItemResult,
+    InventoryResult,
+    OrdersPage,
+    ShopInfo,
+    StoreEvent,
+    StoreFulfillmentOrder,
+    StoreLocation,
+    StoreOrder,
+    StoreSession,
+    StoreVariant,
+    WebhookSubscription,
+)
+from core.store import InventoryItemStatus as ItemStatus
+
+__all__ = ["MAX_INVENTORY_BATCH", "ShopifyPlatform", "topic_from_enum", "topic_to_enum"]
+
+log = logging.getLogger("adapters.shopify")
+
+MAX_INVENTORY_BATCH: Final = 250
+_STALE: Final = "CHANGE_FROM_QUANTITY_STALE"
+_CONCURRENT: Final = "IDEMPOTENCY_CONCURRENT_REQUEST"
+_IDEMPOTENCY_REJECTIONS: Final = frozenset(
+    {"IDEMPOTENCY_KEY_PARAMETER_MISMATCH", "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"}
+)
+_BULK_DONE: Final = "COMPLETED"
+_BULK_RUNNING: Final = frozenset({"CREATED", "RUNNING"})
+_BULK_MAX_POLL_SECONDS: Final = 10.0
+_ENUM: Final = re.compile(r"[A-Z][A-Z0-9_]*")
+
+_TOPIC_ENUMS: Final[Mapping[str, str]] = {
+    "app/uninstalled": "APP_UNINSTALLED",
+    "bulk_operations/finish": "BULK_OPERATIONS_FINISH",
+    "fulfillment_orders/cancellation_request_submitted": (
+        "FULFILLMENT_ORDERS_CANCELLATION_REQUEST_SUBMITTED"
+    ),
+    "fulfillment_orders/fulfillment_request_submitted": (
+        "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_SUBMITTED"
+    ),
+    "fulfillment_orders/order_routing_complete": "FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE",
+    "fulfillments/create": "FULFILLMENTS_CREATE",
+    "fulfillments/update": "FULFILLMENTS_UPDATE",
+    "inventory_items/update": "INVENTORY_ITEMS_UPDATE",
+    "inventory_levels/update": "INVENTORY_LEVELS_UPDATE",
+    "locations/create": "LOCATIONS_CREATE",
+    "locations/delete": "LOCATIONS_DELETE",
+    "locations/update": "LOCATIONS_UPDATE",
+    "orders/cancelled": "ORDERS_CANCELLED",
+    "orders/create": "ORDERS_CREATE",
+    "orders/delete": "ORDERS_DELETE",
+    "orders/edited": "ORDERS_EDITED",
+    "orders/fulfilled": "ORDERS_FULFILLED",
+    "orders/paid": "ORDERS_PAID",
+    "orders/partially_fulfilled": "ORDERS_PARTIALLY_FULFILLED",
+    "orders/updated": "ORDERS_UPDATED",
+    "products/create": "PRODUCTS_CREATE",
+    "products/delete": "PRODUCTS_DELETE",
+    "products/update": "PRODUCTS_UPDATE",
+    "refunds/create": "REFUNDS_CREATE",
+    "shop/update": "SHOP_UPDATE",
+}
+_ENUM_TOPICS: Final = {enum: topic for topic, enum in _TOPIC_ENUMS.items()}
+
+
+def topic_to_enum(topic: str) -> str:
+    """``"orders/create"`` -> ``"ORDERS_CREATE"`` (GraphQL's ``WebhookSubscriptionTopic``)."""
+    enum = _TOPIC_ENUMS.get(topic) or topic.upper().replace("/", "_")
+    if not _ENUM.fullmatch(enum):
+        raise InvalidInput(f"{topic!r} is not a webhook topic")
+    return enum
+
+
+def topic_from_enum(enum: str) -> str:
+    """``"ORDERS_CREATE"`` -> ``"orders/create"``; an enum not known here is only lowercased."""
+    return _ENUM_TOPICS.get(enum, enum.lower())
+
+
+def _messages(errors: Sequence[UserError]) -> str:
+    return "; ".join(e.message for e in errors) or "no reason given"
+
+
+def _quantity_index(error: UserError) -> int | None:
+    """The quantity a user error is about: ``["input", "quantities", "3", ...]`` -> 3."""
+    path = list(error.field or ())
+    if "quantities" in path:
+        after = path[path.index("quantities") + 1 : path.index("quantities") + 2]
+        if after and after[0].isdigit():
+            return int(after[0])
+    return None
+
+
+@define
+class ShopifyPlatform:
+    """The ``StorePlatform`` port for Shopify: OAuth, webhooks and the GraphQL Admin API.
+
+    ``http`` may be given (tests pass one with a mock transport); otherwise the platform owns
+    one and ``close()`` (or ``with``) closes it. ``sleep`` and ``random`` are injectable so
+    retries and throttling can be tested without waiting.
+    """
+
+    config: ShopifyConfig
+    rate_limiter: RateLimiter = field(repr=False)
+    clock: Clock = field(repr=False)
+    http: httpx.Client | None = field(default=None, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    random: Callable[[], float] = field(default=_random.random, repr=False)
+    name: str = field(default="shopify", init=False)
+    _client: httpx.Client = field(init=False, repr=False)
+    _graphql: GraphQLClient = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._client = self.http or httpx.Client(
+            timeout=httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout),
+            headers={"User-Agent": "storelink"},
+        )
+        self._graphql = GraphQLClient(
+            config=self.config,
+            http=self._client,
+            rate_limiter=self.rate_limiter,
+            clock=self.clock,
+            sleep=self.sleep,
+            random=self.random,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client if the platform made it (a given one belongs to the caller)."""
+        if self.http is None:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def graphql(self) -> GraphQLClient:
+        return self._graphql
+
+    # --- connect -------------------------------------------------------------------------------
+
+    def normalize_shop(self, raw: str) -> str:
+        return normalize_shop(raw)
+
+    def shop_url(self, shop: str) -> str:
+        """The base URL of a shop (after validating the name)."""
+        return shop_base_url(self.config, normalize_shop(shop))
+
+    def authorization_url(self, shop: str, *, state: str, redirect_uri: str) -> str:
+        query = authorize_query(
+            client_id=self.config.client_id,
+            scopes=self.config.scopes,
+            redirect_uri=redirect_uri,
+            state=state,
+        )
+        return f"{self.shop_url(shop)}/admin/oauth/authorize?{query}"
+
+    def verify_callback(self, params: Mapping[str, str | Sequence[str]], now: datetime) -> str:
+        return verify_callback_params(
+            params,
+            secrets=self.config.secrets,
+            now=now,
+            max_age=timedelta(seconds=self.config.callback_max_age_seconds),
+            max_skew=timedelta(seconds=self.config.callback_max_skew_seconds),
+        )
+
+    def exchange_code(self, shop: str, code: str) -> Credentials:
+        """Trade an authorization code for an expiring offline token (``expiring: 1``)."""
+        if not code:
+            raise InvalidInput("the authorization code is empty")
+        body = {
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            "code": code,
+            "expiring": 1,
+        }
+        answer = self._token_request(shop, body, "token exchange", refused=PlatformRejected)
+        return self._credentials(answer, None, "token exchange")
+
+    def refresh_credentials(self, shop: str, credentials: Credentials) -> Credentials:
+        """A new access token (and rotated refresh token) for an expiring offline token.
+
+        A non-expiring token has nothing to refresh and is returned as it is. A refresh token
+        that is missing, expired, revoked or refused raises ``PlatformAuthError``.
+        """
+        if credentials.refresh_token is None:
+            if credentials.expires_at is None:
+                return credentials
+            raise PlatformAuthError(
+                f"the token of {shop} expires but there is no refresh token: reconnect the store",
+                operation="token refresh",
+            )
+        expires = credentials.refresh_token_expires_at
+        if expires is not None and self.clock.now() >= expires:
+            raise PlatformAuthError(
+                f"the refresh token of {shop} has expired: reconnect the store",
+                operation="token refresh",
+            )
+        body = {
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.refresh_token,
+        }
+        answer = self._token_request(shop, body, "token refresh", refused=PlatformAuthError)
+        return self._credentials(answer, credentials, "token refresh")
+
+    def _credentials(
+        self, answer: Mapping[str, object], previous: Credentials | None, operation: str
+    ) -> Credentials:
+        try:
+            return credentials_from_token_answer(answer, self.clock.now(), previous)
+        except PayloadError as exc:
+            raise PlatformRejected(
+                f"Shopify's {operation} answer is unusable: {exc.message}", operation=operation
+            ) from None
+
+    def _token_request(
+        self,
+        shop: str,
+        body: Mapping[str, object],
+        operation: str,
+        *,
+        refused: type[PlatformError],
+    ) -> Mapping[str, Any]:
+        url = f"{self.shop_url(shop)}/admin/oauth/access_token"
+        secrets = [str(v) for k, v in body.items() if k != "client_id" and isinstance(v, str)]
+        failures = 0
+        while True:
+            reason: str
+            retry_after: float | None = None
+            try:
+                response = self._client.post(
+                    url, json=dict(body), headers={"Accept": "application/json"}
+                )
+            except httpx.TransportError as exc:
+                reason = f"connection failed ({type(exc).__name__})"
+            else:
+                status = response.status_code
+                if status == httpx.codes.OK:
+                    try:
+                        answer = json.loads(response.content)
+                    except ValueError:
+                        answer = None
+                    if isinstance(answer, Mapping):
+                        return answer
+                    reason = "the answer is not a JSON object"
+                elif status == httpx.codes.TOO_MANY_REQUESTS:
+                    reason = "HTTP 429"
+                    retry_after = _retry_after(response)
+                elif status < httpx.codes.INTERNAL_SERVER_ERROR:
+                    raise refused(
+                        f"Shopify refused the {operation} for {shop} (HTTP {status})"
+                        + _oauth_error(response, secrets),
+                        operation=operation,
+                    )
+                else:
+                    reason = f"HTTP {status}"
+            if failures >= self.config.max_retries:
+                if retry_after is not None:
+                    raise PlatformThrottled(
+                        f"Shopify {operation} for {shop} throttled after {failures + 1} attempts",
+                        retry_after=retry_after,
+                        operation=operation,
+                    )
+                raise PlatformUnavailable(
+                    f"Shopify {operation} for {shop} failed after {failures + 1} attempts: "
+                    f"{reason}",
+                    operation=operation,
+                )
+            failures += 1
+            delay = retry_after if retry_after is not None else self._graphql.backoff(failures)
+            log.warning("shopify %s for %s: %s; retrying in %.2fs", operation, shop, reason, delay)
+            self.sleep(delay)
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def verify_webhook(self, body: bytes, signature: str | None) -> bool:
+        return webhook_signature_valid(body, signature, self.config.secrets)
+
+    def parse_webhook(self, topic: str, payload: Mapping[str, object], shop: str) -> StoreEvent:
+        return parse_webhook(topic, payload, shop)
+
+    def parse_order(self, payload: Mapping[str, object]) -> StoreOrder:
+        return parse_order(payload)
+
+    def webhook_topics(self) -> tuple[str, ...]:
+        return REQUIRED_TOPICS
+
+    def webhook_subscriptions(self, session: StoreSession) -> list[WebhookSubscription]:
+        found: list[WebhookSubscription] = []
+        cursor: str | None = None
+        while True:
+            answer = self._graphql.query(
+                session,
+                "WebhookSubscriptions",
+                {"first": WEBHOOKS_PAGE_SIZE, "after": cursor},
+                WebhooksAnswer,
+            )
+            connection = answer.webhook_subscriptions
+            found.extend(n.to_core(topic_from_enum(n.topic)) for n in connection.nodes)
+            cursor = connection.page_info.next_cursor
+            if cursor is None:
+                return found
+
+    def create_webhook_subscription(
+        self, session: StoreSession, topic: str, uri: str
+    ) -> WebhookSubscription:
+        """Subscribe ``uri`` to ``topic``. An existing identical subscription is returned."""
+        answer = self._graphql.query(
+            session,
+            "WebhookSubscriptionCreate",
+            {"topic": topic_to_enum(topic), "subscription": {"uri": uri, "format": "JSON"}},
+            WebhookCreateAnswer,
+        )
+        payload = answer.webhook_subscription_create
+        if payload.webhook_subscription is not None and not payload.user_errors:
+            return payload.webhook_subscription.to_core(topic)
+        existing = next(
+            (s for s in self.webhook_subscriptions(session) if s.topic == topic and s.uri == uri),
+            None,
+        )
+        if existing is not None:  # "address for this topic has already been taken"
+            return existing
+        raise PlatformRejected(
+            f"Shopify refused the {topic} webhook subscription on {session.shop}: "
+            f"{_messages(payload.user_errors)}",
+            operation="WebhookSubscriptionCreate",
+        )
+
+    def delete_webhook_subscription(self, session: StoreSession, subscription_id: str) -> None:
+        """Remove a subscription; one that is already gone counts as removed."""
+        answer = self._graphql.query(
+            session,
+            "WebhookSubscriptionDelete",
+            {"id": to_gid("WebhookSubscription", subscription_id)},
+            WebhookDeleteAnswer,
+        )
+        payload = answer.webhook_subscription_delete
+        if not payload.user_errors:
+            return
+        if all(s.id != subscription_id for s in self.webhook_subscriptions(session)):
+            return
+        raise PlatformRejected(
+            f"Shopify refused to delete webhook subscription {subscription_id} on "
+            f"{session.shop}: {_messages(payload.user_errors)}",
+            operation="WebhookSubscriptionDelete",
+        )
+
+    # --- reading the store ---------------------------------------------------------------------
+
+    def shop_info(self, session: StoreSession) -> ShopInfo:
+        return self._graphql.query(session, "ShopInfo", {}, ShopAnswer).to_core(session.shop)
+
+    def locations(self, session: StoreSession) -> list[StoreLocation]:
+        found: list[StoreLocation] = []
+        cursor: str | None = None
+        while True:
+            answer = self._graphql.query(
+                session,
+                "Locations",
+                {"first": LOCATIONS_PAGE_SIZE, "after": cursor},
+                LocationsAnswer,
+            )
+            found.extend(answer.to_core())
+            cursor = answer.locations.page_info.next_cursor
+            if cursor is None:
+                return found
+
+    def catalog(self, session: StoreSession, cursor: str | None = None) -> CatalogPage:
+        """One page of variants (``catalog_page_size``, at most 250) with inventory item ids."""
+        answer = self._graphql.query(
+            session,
+            "CatalogVariants",
+            {"first": self.config.catalog_page_size, "after": cursor},
+            CatalogAnswer,
+        )
+        connection = answer.product_variants
+        return CatalogPage(
+            variants=tuple(v.to_core() for v in connection.nodes),
+            next_cursor=connection.page_info.next_cursor,
+        )
+
+    def bulk_catalog(
+        self, session: StoreSession, *, poll_seconds: float = 1.0, max_wait_seconds: float = 900.0
+    ) -> tuple[StoreVariant, ...]:
+        """Every variant in one bulk operation: worth it above a few thousand variants.
+
+        Starts ``bulkOperationRunQuery`` with ``CatalogBulk``, polls the operation (waiting
+        ``poll_seconds``, doubling up to 10 s) until it completes, and reads its JSONL file.
+        Costs a few points whatever the catalog's size, where paging costs about 3 per variant.
+        """
+        started = self._graphql.query(
+            session,
+            "BulkOperationRunQuery",
+            {"query": DOCUMENTS["CatalogBulk"]},
+            BulkRunAnswer,
+            retry_ambiguous=False,
+        ).bulk_operation_run_query
+        if started.user_errors or started.bulk_operation is None:
+            raise PlatformRejected(
+                f"Shopify refused a bulk catalog export on {session.shop}: "
+                f"{_messages(started.user_errors)}",
+                operation="BulkOperationRunQuery",
+            )
+        operation_id = to_gid("BulkOperation", started.bulk_operation.id)
+        waited, delay = 0.0, poll_seconds
+        while True:
+            found = self._graphql.query(
+                session, "BulkOperation", {"id": operation_id}, BulkOperationAnswer
+            ).bulk_operation
+            status = found.status if found else "MISSING"
+            if found is not None and status == _BULK_DONE:
+                break
+            if status not in _BULK_RUNNING:
+                reason = (found.error_code if found else None) or status.lower()
+                raise PlatformUnavailable(
+                    f"the bulk catalog export on {session.shop} ended {status.lower()} ({reason})",
+                    operation="BulkOperation",
+                )
+            if waited + delay > max_wait_seconds:
+                raise PlatformUnavailable(
+                    f"the bulk catalog export on {session.shop} did not finish in "
+                    f"{max_wait_seconds:.0f}s",
+                    operation="BulkOperation",
+                )
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, _BULK_MAX_POLL_SECONDS)
+        if not found.url:  # an empty catalog has no file
+            return ()
+        return tuple(
+            structure(json.loads(line), Variant, "a bulk catalog line").to_core()
+            for line in self._download(found.url, session.shop).splitlines()
+            if line.strip()
+        )
+
+    def _download(self, url: str, shop: str) -> str:
+        """A bulk operation's result file (a signed URL: no token is sent)."""
+        failures = 0
+        while True:
+            try:
+                response = self._client.get(url, timeout=self.config.read_timeout * 4)
+                if response.status_code == httpx.codes.OK:
+                    return response.text
+                reason = f"HTTP {response.status_code}"
+                if response.status_code < httpx.codes.INTERNAL_SERVER_ERROR:
+                    raise PlatformRejected(
+                        f"the bulk export file of {shop} could not be read ({reason})",
+                        operation="bulk download",
+                    )
+            except httpx.TransportError as exc:
+                reason = f"connection failed ({type(exc).__name__})"
+            if failures >= self.config.max_retries:
+                raise PlatformUnavailable(
+                    f"the bulk export file of {shop} could not be read: {reason}",
+                    operation="bulk download",
+                )
+            failures += 1
+            self.sleep(self._graphql.backoff(failures))
+
+    def orders_updated_since(
+        self, session: StoreSession, since: datetime, cursor: str | None = None
+    ) -> OrdersPage:
+        """Orders with ``updated_at >= since``, oldest change first, a page at a time."""
+        if since.tzinfo is None:
+            raise InvalidInput("orders_updated_since needs a timezone-aware time")
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer = self._graphql.query(
+            session,
+            "OrdersUpdatedSince",
+            {"query": f"updated_at:>='{stamp}'", "first": ORDERS_PAGE_SIZE, "after": cursor},
+            OrdersAnswer,
+        )
+        connection = answer.orders
+        return OrdersPage(
+            orders=tuple(self._whole_order(session, o) for o in connection.nodes),
+            next_cursor=connection.page_info.next_cursor,
+        )
+
+    def order(self, session: StoreSession, order_id: str) -> StoreOrder | None:
+        answer = self._graphql.query(
+            session, "Order", {"id": to_gid("Order", order_id)}, OrderAnswer
+        )
+        return None if answer.order is None else self._whole_order(session, answer.order)
+
+    def _whole_order(self, session: StoreSession, order: Order) -> StoreOrder:
+        """The order with every line item (pages beyond the first fetched separately)."""
+        more: list[LineItem] = []
+        cursor = order.line_items.page_info.next_cursor
+        while cursor is not None:
+            answer = self._graphql.query(
+                session,
+                "OrderLineItems",
+                {"id": to_gid("Order", order.id), "after": cursor},
+                OrderLinesAnswer,
+            )
+            if answer.order is None:
+                break
+            more.extend(answer.order.line_items.nodes)
+            cursor = answer.order.line_items.page_info.next_cursor
+        return order.to_core(tuple(more))
+
+    def fulfillment_orders(
+        self, session: StoreSession, order_id: str
+    ) -> list[StoreFulfillmentOrder]:
+        """The order's fulfillment orders with locations and lines (none if no such order)."""
+        found: list[StoreFulfillmentOrder] = []
+        cursor: str | None = None
+        while True:
+            answer = self._graphql.query(
+                session,
+                "FulfillmentOrders",
+                {"id": to_gid("Order", order_id), "after": cursor},
+                FulfillmentOrdersAnswer,
+            )
+            if answer.order is None:
+                return found
+            connection = answer.order.fulfillment_orders
+            found.extend(
+                self._whole_fulfillment_order(session, fo, answer.order.id)
+                for fo in connection.nodes
+            )
+            cursor = connection.page_info.next_cursor
+            if cursor is None:
+                return found
+
+    def _whole_fulfillment_order(
+        self, session: StoreSession, fo: FulfillmentOrder, order_id: str
+    ) -> StoreFulfillmentOrder:
+        more: list[FulfillmentOrderLine] = []
+        cursor = fo.line_items.page_info.next_cursor
+        while cursor is not None:
+            answer = self._graphql.query(
+                session,
+                "FulfillmentOrderLineItems",
+                {"id": to_gid("FulfillmentOrder", fo.id), "after": cursor},
+                FulfillmentOrderLinesAnswer,
+            )
+            if answer.fulfillment_order is None:
+                break
+            more.extend(answer.fulfillment_order.line_items.nodes)
+            cursor = answer.fulfillment_order.line_items.page_info.next_cursor
+        return fo.to_core(order_id, tuple(more))
+
+    # --- writing to the store ------------------------------------------------------------------
+
+    def create_fulfillment(
+        self, session: StoreSession, request: FulfillmentRequest
+    ) -> FulfillmentResult:
+        """Fulfil exactly the listed fulfillment-order lines, with tracking.
+
+        Not retried after a 5xx or timeout once sent (Shopify offers no idempotency key for
+        it): the caller re-reads the fulfillment orders before trying again.
+        """
+        if not request.lines_by_fulfillment_order:
+            raise InvalidInput("a fulfillment needs at least one fulfillment order")
+        groups = []
+        for group in request.lines_by_fulfillment_order:
+            if not group.lines:
+                raise InvalidInput(
+                    f"fulfillment order {group.fulfillment_order_id} lists no lines; "
+                    "name the lines to fulfil"
+                )
+            if any(quantity < 1 for _, quantity in group.lines):
+                raise InvalidInput("fulfilled quantities must be at least 1")
+            groups.append(
+                {
+                    "fulfillmentOrderId": to_gid("FulfillmentOrder", group.fulfillment_order_id),
+                    "fulfillmentOrderLineItems": [
+                        {"id": to_gid("FulfillmentOrderLineItem", line_id), "quantity": quantity}
+                        for line_id, quantity in group.lines
+                    ],
+                }
+            )
+        tracking: dict[str, object] = {
+            "company": request.tracking.company,
+            "number": request.tracking.number,
+        }
+        if request.tracking.url:
+            tracking["url"] = request.tracking.url
+        answer = self._graphql.query(
+            session,
+            "FulfillmentCreate",
+            {
+                "fulfillment": {
+                    "lineItemsByFulfillmentOrder": groups,
+                    "notifyCustomer": request.notify_customer,
+                    "trackingInfo": tracking,
+                }
+            },
+            FulfillmentCreateAnswer,
+            retry_ambiguous=False,
+        )
+        payload = answer.fulfillment_create
+        if payload.user_errors or payload.fulfillment is None:
+            raise PlatformRejected(
+                f"Shopify refused the fulfillment of order {request.order_id} on "
+                f"{session.shop}: {_messages(payload.user_errors)}",
+                operation="FulfillmentCreate",
+            )
+        fulfillment = payload.fulfillment
+        tracking_url = next((t.url for t in fulfillment.tracking_info if t.url), None)
+        return FulfillmentResult(
+            fulfillment_id=fulfillment.id,
+            status=fulfillment.status.lower(),
+            tracking_url=tracking_url or request.tracking.url,
+        )
+
+    def set_inventory(self, session: StoreSession, batch: InventoryBatch) -> InventoryResult:
+        """One ``inventorySetQuantities`` for the batch, compare-and-set, idempotent by key.
+
+        A quantity whose ``change_from`` no longer matches comes back ``stale``; one Shopify
+        refuses for another reason ``rejected``; the others of a refused batch (Shopify applies
+        all or nothing) ``not_applied``. Retries resend the batch's idempotency key.
+        """
+        if len(batch.quantities) > MAX_INVENTORY_BATCH:
+            raise InvalidInput(
+                f"an inventory batch holds at most {MAX_INVENTORY_BATCH} quantities, "
+                f"not {len(batch.quantities)}"
+            )
+        if not batch.idempotency_key.strip():
+            raise InvalidInput("an inventory batch needs an idempotency key")
+        if not batch.quantities:
+            return InventoryResult(items=())
+        payload: dict[str, object] = {
+            "name": batch.name,
+            "reason": batch.reason,
+            "quantities": [
+                {
+                    "inventoryItemId": to_gid("InventoryItem", q.inventory_item_id),
+                    "locationId": to_gid("Location", q.location_id),
+                    "quantity": q.quantity,
+                    "changeFromQuantity": q.change_from,
+                }
+                for q in batch.quantities
+            ],
+        }
+        if batch.reference_uri:
+            payload["referenceDocumentUri"] = batch.reference_uri
+        variables = {"input": payload, "key": batch.idempotency_key}
+        failures = 0
+        while True:
+            answer = self._graphql.query(
+                session, "InventorySetQuantities", variables, InventorySetAnswer
+            )
+            errors = answer.inventory_set_quantities.user_errors
+            codes = {e.code for e in errors}
+            if _CONCURRENT not in codes:
+                break
+            # the same key is still being applied by an earlier attempt: ask again shortly
+            if failures >= self.config.max_retries:
+                raise PlatformUnavailable(
+                    f"Shopify is still applying inventory batch {batch.idempotency_key} on "
+                    f"{session.shop}",
+                    operation="InventorySetQuantities",
+                )
+            failures += 1
+            self.sleep(self._graphql.backoff(failures))
+        if codes & _IDEMPOTENCY_REJECTIONS:
+            code = next(c for c in codes if c in _IDEMPOTENCY_REJECTIONS)
+            raise PlatformRejected(
+                f"Shopify refused inventory batch {batch.idempotency_key} on {session.shop}: "
+                f"{_messages(errors)}",
+                code=(code or "").lower(),
+                operation="InventorySetQuantities",
+            )
+        return _inventory_result(batch, errors)
+
+
+def _inventory_result(batch: InventoryBatch, errors: Sequence[UserError]) -> InventoryResult:
+    if not errors:
+        return InventoryResult(
+            items=tuple(InventoryItemResult(quantity=q, status="applied") for q in batch.quantities)
+        )
+    by_index: dict[int, UserError] = {}
+    general: list[UserError] = []
+    for error in errors:
+        index = _quantity_index(error)
+        if index is not None and 0 <= index < len(batch.quantities):
+            by_index.setdefault(index, error)
+        else:
+            general.append(error)
+    items = []
+    for index, quantity in enumerate(batch.quantities):
+        refused = by_index.get(index)
+        if refused is not None:
+            status: ItemStatus = "stale" if refused.code == _STALE else "rejected"
+            items.append(
+                InventoryItemResult(quantity=quantity, status=status, message=refused.message)
+            )
+        elif general:
+            items.append(
+                InventoryItemResult(
+                    quantity=quantity, status="rejected", message=_messages(general)
+                )
+            )
+        else:
+            items.append(
+                InventoryItemResult(
+                    quantity=quantity,
+                    status="not_applied",
+                    message="not applied: another quantity of the batch was refused",
+                )
+            )
+    return InventoryResult(items=tuple(items))
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(float(response.headers.get("Retry-After", "1")), 0.05)
+    except ValueError:
+        return 1.0
+
+
+def _oauth_error(response: httpx.Response, secrets: Sequence[str]) -> str:
+    """``": invalid_request (the code was used)"`` from an OAuth error answer, secrets removed."""
+    try:
+        answer = json.loads(response.content)
+    except ValueError:
+        return ""
+    if not isinstance(answer, Mapping):
+        return ""
+    parts = [answer.get("error"), answer.get("error_description")]
+    text = " - ".join(str(p) for p in parts if isinstance(p, str) and p)
+    if not text and isinstance(answer.get("errors"), str):
+        text = str(answer["errors"])
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return f": {text[:300]}" if text else ""
+
+
+def _as_store_platform(platform: ShopifyPlatform) -> StorePlatform:
+    """Never called: lets mypy prove that ``ShopifyPlatform`` implements the port."""
+    return platform

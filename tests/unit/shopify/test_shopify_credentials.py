@@ -1,0 +1,76 @@
+"""Credentials at rest: JSON for the cipher, and when a token needs a refresh."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.shopify import credentials_need_refresh, dump_credentials, load_credentials
+from core.errors import PayloadError
+from core.store import Credentials
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        Credentials(access_token="shpat_forever"),
+        Credentials(
+            access_token="shpat_x",
+            scopes=("read_orders", "write_inventory"),
+            expires_at=NOW + timedelta(hours=1),
+            refresh_token="shprt_y",
+            refresh_token_expires_at=NOW + timedelta(days=90),
+        ),
+    ],
+)
+def test_credentials_survive_a_round_trip_through_json(credentials: Credentials) -> None:
+    assert load_credentials(dump_credentials(credentials)) == credentials
+
+
+def test_dumped_credentials_are_utf8_json_with_a_format_version() -> None:
+    data = dump_credentials(Credentials(access_token="shpat_x"))
+    assert data.startswith(b"{")
+    assert b'"v":1' in data.replace(b" ", b"")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"v": 1}',
+        b'{"v": 2, "access_token": "shpat_secret"}',
+        b'{"v": 1, "access_token": "shpat_secret", "expires_at": "tomorrow"}',
+        b"\xff\xfe",
+    ],
+)
+def test_unreadable_credentials_are_a_payload_error_that_never_echoes_them(data: bytes) -> None:
+    with pytest.raises(PayloadError) as caught:
+        load_credentials(data)
+    assert "shpat_secret" not in str(caught.value)
+    assert "tomorrow" not in str(caught.value)
+
+
+def test_a_non_expiring_token_never_needs_a_refresh() -> None:
+    assert not credentials_need_refresh(Credentials(access_token="x"), NOW)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "needed"),
+    [
+        (timedelta(hours=1), False),
+        (timedelta(minutes=5, seconds=1), False),
+        (timedelta(minutes=5), True),
+        (timedelta(minutes=1), True),
+        (timedelta(minutes=-10), True),
+    ],
+)
+def test_a_token_needs_a_refresh_within_the_margin_of_its_expiry(
+    expires_in: timedelta, needed: bool
+) -> None:
+    credentials = Credentials(access_token="x", expires_at=NOW + expires_in, refresh_token="r")
+    assert credentials_need_refresh(credentials, NOW, margin=timedelta(minutes=5)) is needed
