@@ -7,6 +7,7 @@ webhooks arrive and runs the worker until everything is quiet.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 
 class _Quiet(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's name
+    def log(self, type: str, message: str, *args: Any) -> None:
         return
 
 
@@ -52,8 +53,9 @@ class _Dispatch:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
-    config = SandboxConfig(auto_approve=True, webhook_retry_schedule=(0.05, 0.1, 0.2),
-                           random_seed=7)
+    config = SandboxConfig(
+        auto_approve=True, webhook_retry_schedule=(0.05, 0.1, 0.2), random_seed=7
+    )
     with SandboxServer(config) as server:
         yield server
 
@@ -61,10 +63,12 @@ def sandbox() -> Iterator[SandboxServer]:
 @pytest.fixture(scope="session")
 def app_server() -> Iterator[tuple[str, _Dispatch]]:
     dispatch = _Dispatch()
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, dispatch, threaded=True,
-                                         request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    server: BaseWSGIServer = make_server(
+        "127.0.0.1", 0, dispatch, threaded=True, request_handler=_Quiet
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", dispatch
     server.shutdown()
@@ -79,22 +83,31 @@ class Stack:
         self.app_url = app_url
         self.sandbox = sandbox
         self.control = sandbox.control
-        self.worker = Worker(services.ctx, services.handlers, worker_id="e2e-worker",
-                             lease_seconds=60)
+        self.worker = Worker(
+            services.ctx, services.handlers, worker_id="e2e-worker", lease_seconds=60
+        )
         self.staff_token = self._user("staff@3pl.test", staff=True)
         self.warehouse: Warehouse = stock_services.create_warehouse(
-            services.ctx, SYSTEM, code="MAIN", name="Main warehouse")
+            services.ctx, SYSTEM, code="MAIN", name="Main warehouse"
+        )
         self.client: Client = self.new_client("Acme")
         self.owner_token = self._user("owner@acme.test", client_id=self.client.id, role="owner")
 
     def new_client(self, name: str) -> Client:
         client = tenancy.create_client(self.services.ctx, SYSTEM, name=name)
-        return tenancy.set_default_warehouse(self.services.ctx, SYSTEM, client_id=client.id,
-                                             warehouse_id=self.warehouse.id)
+        return tenancy.set_default_warehouse(
+            self.services.ctx, SYSTEM, client_id=client.id, warehouse_id=self.warehouse.id
+        )
 
     def _user(self, email: str, **kwargs: Any) -> str:
-        tenancy.create_user(self.services.ctx, self.services.passwords, SYSTEM, email=email,
-                            password="password-123", **kwargs)
+        tenancy.create_user(
+            self.services.ctx,
+            self.services.passwords,
+            SYSTEM,
+            email=email,
+            password="password-123",
+            **kwargs,
+        )
         return tenancy.create_api_token(self.services.ctx, email=email)[1]
 
     def user_token(self, email: str, **kwargs: Any) -> str:
@@ -104,32 +117,62 @@ class Stack:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.app_url, headers=headers, timeout=30)
 
-    def product(self, sku: str, *, on_hand: int = 0, client: Client | None = None,
-                barcode: str | None = None) -> str:
+    def product(
+        self,
+        sku: str,
+        *,
+        on_hand: int = 0,
+        client: Client | None = None,
+        barcode: str | None = None,
+    ) -> str:
         owner = client or self.client
-        product = stock_services.create_product(self.services.ctx, SYSTEM, client_id=owner.id,
-                                                sku=sku, name=f"Product {sku}", barcode=barcode)
+        product = stock_services.create_product(
+            self.services.ctx,
+            SYSTEM,
+            client_id=owner.id,
+            sku=sku,
+            name=f"Product {sku}",
+            barcode=barcode,
+        )
         if on_hand:
-            stock_services.receive_stock(self.services.ctx, SYSTEM, product_id=product.id,
-                                         warehouse_id=self.warehouse.id, quantity=on_hand)
+            stock_services.receive_stock(
+                self.services.ctx,
+                SYSTEM,
+                product_id=product.id,
+                warehouse_id=self.warehouse.id,
+                quantity=on_hand,
+            )
         return product.id
 
-    def shop(self, name: str = "acme", skus: dict[str, int] | None = None) -> dict[str, Any]:
+    def shop(
+        self, name: str = "acme", skus: dict[str, int] | None = None, **options: Any
+    ) -> dict[str, Any]:
         """A sandbox shop with one product per SKU (stock at its primary location)."""
         domain = f"{name}.myshopify.com"
-        shop = self.control.create_shop(domain, name=name.title())
+        shop = self.control.create_shop(domain, name=name.title(), **options)
         for sku, stock in (skus or {}).items():
-            self.control.create_product(domain, f"Item {sku}", [
-                {"sku": sku, "price": "10.00", "inventory": {str(shop["primary_location_id"]): stock}}])
+            self.control.create_product(
+                domain,
+                f"Item {sku}",
+                [
+                    {
+                        "sku": sku,
+                        "price": "10.00",
+                        "inventory": {str(shop["primary_location_id"]): stock},
+                    }
+                ],
+            )
         return shop
 
     def connect(self, name: str = "acme", token: str | None = None) -> Integration:
         """The owner connects the shop through the real OAuth redirects; setup runs."""
         with self.http(token or self.owner_token) as web:
-            answer = web.get("/api/integrations/shopify/auth", params={"shop": name},
-                             follow_redirects=True)
-        landed = [r.headers["location"] for r in answer.history
-                  if "/callback" in r.request.url.path]
+            answer = web.get(
+                "/api/integrations/shopify/auth", params={"shop": name}, follow_redirects=True
+            )
+        landed = [
+            r.headers["location"] for r in answer.history if "/callback" in r.request.url.path
+        ]
         assert landed == ["/portal/settings/integrations?success=shopify_connected"], landed
         self.settle()
         with self.services.ctx.uow() as uow:
@@ -152,7 +195,9 @@ class Stack:
         with self.services.ctx.uow() as uow:
             return uow.orders.list(limit=10_000)
 
-    def order_for(self, integration: Integration, store_order_id: int | str) -> OutboundOrder | None:
+    def order_for(
+        self, integration: Integration, store_order_id: int | str
+    ) -> OutboundOrder | None:
         with self.services.ctx.uow() as uow:
             return uow.orders.get_by_external(integration.id, str(store_order_id))
 
@@ -162,13 +207,14 @@ class Stack:
         return (level.on_hand, level.reserved) if level else (0, 0)
 
 
-@pytest.fixture
-def stack(
+@contextlib.contextmanager
+def make_stack(
     pg_database: tests.pg.ScratchDatabase,
     sandbox: SandboxServer,
     app_server: tuple[str, _Dispatch],
     tmp_path: Path,
 ) -> Iterator[Stack]:
+    """A fresh world: empty database and sandbox, the app wired to both."""
     pg_database.reset()
     sandbox.control.reset()
     app_url, dispatch = app_server
@@ -195,3 +241,14 @@ def stack(
         sandbox.control.clear_faults()
         sandbox.control.flush_webhooks(timeout=10)
         services.close()
+
+
+@pytest.fixture
+def stack(
+    pg_database: tests.pg.ScratchDatabase,
+    sandbox: SandboxServer,
+    app_server: tuple[str, _Dispatch],
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    with make_stack(pg_database, sandbox, app_server, tmp_path) as built:
+        yield built

@@ -19,17 +19,24 @@ def test_connecting_registers_webhooks_maps_the_primary_location_and_auto_maps_b
     mat = stack.product("MAT-2")
     integration = stack.connect("acme")
     assert integration.status == "active"
-    assert integration.credentials is not None and "shpat" not in integration.credentials
+    assert integration.credentials is not None
+    assert "shpat" not in integration.credentials
     topics = {w["topic"] for w in stack.control.webhooks(SHOP)}
-    assert topics == {"orders/create", "orders/updated", "orders/cancelled", "orders/fulfilled",
-                      "orders/edited", "app/uninstalled"}
+    assert topics == {
+        "orders/create",
+        "orders/updated",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/edited",
+        "app/uninstalled",
+    }
     assert {w["address"] for w in stack.control.webhooks(SHOP)} == {
-        f"{stack.app_url}/api/webhooks/shopify/{integration.id}"}
+        f"{stack.app_url}/api/webhooks/shopify/{integration.id}"
+    }
     with stack.services.ctx.uow() as uow:
         locations = uow.locations.for_integration(integration.id)
         mappings = {m.sku: m.product_id for m in uow.mappings.for_integration(integration.id)}
-    assert [(loc.is_default, loc.warehouse_id) for loc in locations] == [
-        (True, stack.warehouse.id)]
+    assert [(loc.is_default, loc.warehouse_id) for loc in locations] == [(True, stack.warehouse.id)]
     assert mappings == {"TENT-1": tent, "mat-2": mat}  # NOPE-9 has no product: left unmapped
 
 
@@ -38,9 +45,17 @@ def test_an_order_placed_in_the_store_becomes_one_reserved_warehouse_order(stack
     tent = stack.product("TENT-1", on_hand=10)
     integration = stack.connect("acme")
     placed = stack.control.place_order(
-        SHOP, [{"sku": "TENT-1", "quantity": 2}], email="ada@example.com",
-        shipping_address={"first_name": "Ada", "last_name": "Lovelace", "address1": "1 Main St",
-                          "city": "London", "zip": "N1", "country_code": "GB"},
+        SHOP,
+        [{"sku": "TENT-1", "quantity": 2}],
+        email="ada@example.com",
+        shipping_address={
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "address1": "1 Main St",
+            "city": "London",
+            "zip": "N1",
+            "country_code": "GB",
+        },
         shipping_method="Express",
     )
     stack.settle()
@@ -49,7 +64,8 @@ def test_an_order_placed_in_the_store_becomes_one_reserved_warehouse_order(stack
     order = orders[0]
     assert order.number == f"SH-{placed['order_number']}"
     assert (order.status, order.rush, order.email) == ("allocated", True, "ada@example.com")
-    assert order.ship_to is not None and order.ship_to.city == "London"
+    assert order.ship_to is not None
+    assert order.ship_to.city == "London"
     assert [(i.product_id, i.quantity) for i in order.items] == [(tent, 2)]
     assert stack.level(tent) == (10, 2)
     # the same webhooks again, and a reconciliation: still one order
@@ -76,12 +92,14 @@ def test_an_unmapped_line_holds_the_order_and_releasing_after_mapping_allocates(
     assert "order_on_hold" in {a.code for a in alerts}
     product = stack.product("NEW-1", on_hand=3)
     with stack.http(stack.owner_token) as web:
-        variants = web.get(f"/api/integrations/shopify/{integration.id}/products",
-                           params={"unmapped": 1}).json()["variants"]
+        variants = web.get(
+            f"/api/integrations/shopify/{integration.id}/products", params={"unmapped": 1}
+        ).json()["variants"]
         assert [v["sku"] for v in variants] == ["NEW-1"]
-        mapped = web.post(f"/api/integrations/shopify/{integration.id}/mappings",
-                          json={"external_variant_id": variants[0]["external_variant_id"],
-                                "product_id": product})
+        mapped = web.post(
+            f"/api/integrations/shopify/{integration.id}/mappings",
+            json={"external_variant_id": variants[0]["external_variant_id"], "product_id": product},
+        )
         assert mapped.status_code == 201, mapped.text
     with stack.http(stack.staff_token) as staff:
         released = staff.post(f"/api/orders/{order.id}/release-hold")
@@ -99,13 +117,11 @@ def test_test_orders_and_orders_at_unmapped_locations_are_skipped_with_a_reason(
     stack.control.set_inventory(SHOP, location_id=other["id"], sku="TENT-1", on_hand=5)
     integration = stack.connect("acme")
     stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}], test=True)
-    stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1,
-                                      "location_id": other["id"]}])
+    stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1, "location_id": other["id"]}])
     stack.settle()
     assert stack.orders() == []
     with stack.services.ctx.uow() as uow:
-        reasons = {e.error for e in uow.inbox.list(integration_id=integration.id,
-                                                   status="skipped")}
+        reasons = {e.error for e in uow.inbox.list(integration_id=integration.id, status="skipped")}
     assert "test order" in reasons
     assert "no lines to ship at a store location mapped to a warehouse" in reasons
     assert shop["primary_location_id"] != other["id"]
@@ -115,19 +131,24 @@ def test_address_changes_follow_until_picking_then_raise_an_alert(stack: Stack) 
     stack.shop("acme", {"TENT-1": 5})
     stack.product("TENT-1", on_hand=5)
     integration = stack.connect("acme")
-    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}],
-                                       shipping_address={"city": "London", "country_code": "GB"})
+    placed = stack.control.place_order(
+        SHOP,
+        [{"sku": "TENT-1", "quantity": 1}],
+        shipping_address={"city": "London", "country_code": "GB"},
+    )
     stack.settle()
     stack.control.update_shipping_address(SHOP, placed["id"], city="Leeds")
     stack.settle()
     order = stack.order_for(integration, placed["id"])
-    assert order is not None and order.ship_to is not None
+    assert order is not None
+    assert order.ship_to is not None
     assert order.ship_to.city == "Leeds"
     order_services.advance(stack.services.ctx, SYSTEM, order.id, status="picking")
     stack.control.update_shipping_address(SHOP, placed["id"], city="York")
     stack.settle()
     order = stack.order_for(integration, placed["id"])
-    assert order is not None and order.ship_to is not None
+    assert order is not None
+    assert order.ship_to is not None
     assert order.ship_to.city == "Leeds"
     with stack.services.ctx.uow() as uow:
         codes = {a.code for a in uow.alerts.list(integration_id=integration.id)}
@@ -162,17 +183,20 @@ def test_a_cancellation_before_shipping_releases_stock_and_after_shipping_alerts
     stack.control.cancel_order(SHOP, first["id"])
     stack.settle()
     cancelled = stack.order_for(integration, first["id"])
-    assert cancelled is not None and cancelled.status == "cancelled"
+    assert cancelled is not None
+    assert cancelled.status == "cancelled"
     assert stack.level(tent) == (9, 3)
     shipped = stack.order_for(integration, second["id"])
     assert shipped is not None
-    fulfillment.ship(stack.services.ctx, SYSTEM, shipped.id, carrier="UPS",
-                     tracking_number="1Z999AA10123456784")
+    fulfillment.ship(
+        stack.services.ctx, SYSTEM, shipped.id, carrier="UPS", tracking_number="1Z999AA10123456784"
+    )
     # the store cancels before the worker has reported the shipment
     stack.control.cancel_order(SHOP, second["id"])
     stack.settle()
     after = stack.order_for(integration, second["id"])
-    assert after is not None and after.status == "shipped"
+    assert after is not None
+    assert after.status == "shipped"
     assert stack.level(tent) == (6, 0)
     with stack.services.ctx.uow() as uow:
         codes = sorted(a.code for a in uow.alerts.list(integration_id=integration.id))
@@ -186,17 +210,23 @@ def test_shipping_fulfils_the_store_order_with_tracking_exactly_once(stack: Stac
     stack.product("TENT-1", on_hand=9)
     stack.product("MAT-2", on_hand=9)
     integration = stack.connect("acme")
-    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2},
-                                              {"sku": "MAT-2", "quantity": 1}])
+    placed = stack.control.place_order(
+        SHOP, [{"sku": "TENT-1", "quantity": 2}, {"sku": "MAT-2", "quantity": 1}]
+    )
     stack.settle()
     order = stack.order_for(integration, placed["id"])
     assert order is not None
     tent = next(i for i in order.items if i.sku == "TENT-1")
-    fulfillment.ship(stack.services.ctx, SYSTEM, order.id, carrier="UPS",
-                     tracking_number="1ZPART", lines=[fulfillment.ShipLine(tent.id, 1)])
+    fulfillment.ship(
+        stack.services.ctx,
+        SYSTEM,
+        order.id,
+        carrier="UPS",
+        tracking_number="1ZPART",
+        lines=[fulfillment.ShipLine(tent.id, 1)],
+    )
     stack.settle()
-    fulfillment.ship(stack.services.ctx, SYSTEM, order.id, carrier="UPS",
-                     tracking_number="1ZREST")
+    fulfillment.ship(stack.services.ctx, SYSTEM, order.id, carrier="UPS", tracking_number="1ZREST")
     stack.settle()
     store_fulfillments = stack.control.fulfillments(SHOP, placed["id"])
     numbers = sorted(f["tracking_number"] for f in store_fulfillments)
@@ -206,7 +236,8 @@ def test_shipping_fulfils_the_store_order_with_tracking_exactly_once(stack: Stac
         shipments = uow.shipments.for_order(order.id)
     assert {s.sync_state for s in shipments} == {"synced"}
     final = stack.order_for(integration, placed["id"])
-    assert final is not None and final.status == "shipped"
+    assert final is not None
+    assert final.status == "shipped"
 
 
 def test_an_order_fulfilled_in_the_store_admin_is_closed_and_its_stock_released(
@@ -217,11 +248,11 @@ def test_an_order_fulfilled_in_the_store_admin_is_closed_and_its_stock_released(
     integration = stack.connect("acme")
     placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])
     stack.settle()
-    stack.control.fulfill_order(SHOP, placed["id"], tracking_company="USPS",
-                                tracking_number="9400")
+    stack.control.fulfill_order(SHOP, placed["id"], tracking_company="USPS", tracking_number="9400")
     stack.settle()
     order = stack.order_for(integration, placed["id"])
-    assert order is not None and order.status == "shipped"
+    assert order is not None
+    assert order.status == "shipped"
     assert stack.level(tent) == (9, 0)
 
 
@@ -233,8 +264,7 @@ def test_dropped_or_duplicated_deliveries_still_give_each_order_exactly_once(
     tent = stack.product("TENT-1", on_hand=50)
     integration = stack.connect("acme")
     stack.control.set_faults(**{fault: 1.0}, random_seed=3)
-    placed = [stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}])
-              for _ in range(4)]
+    placed = [stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}]) for _ in range(4)]
     stack.settle()
     stack.control.clear_faults()
     with stack.http(stack.owner_token) as web:

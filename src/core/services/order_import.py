@@ -398,6 +398,28 @@ def _differs(
     return expected != {w.fulfillment_order_line_id: w.quantity for w in lines}
 
 
+def _looks_applied(existing: OutboundOrder, current: StoreOrder) -> bool:
+    """Is ``current`` (a reconciled read) visibly what was already applied? Saves reading
+    the fulfillment orders of every unchanged order a reconciliation window holds. Only an
+    older-or-equal timestamp with the same address, state and per-line quantities counts."""
+    applied = existing.external_updated_at
+    if applied is None or current.updated_at > applied:
+        return False
+    if existing.status in ("cancelled", "shipped"):
+        return True
+    if current.cancelled_at is not None or existing.ship_to != current.shipping_address:
+        return False
+    ours: dict[str, int] = {}
+    for item in existing.items:
+        ours[item.external_line_id or ""] = ours.get(item.external_line_id or "", 0) + item.quantity
+    theirs = {
+        line.id: line.fulfillable_quantity
+        for line in current.lines
+        if line.requires_shipping and (line.fulfillable_quantity or 0) > 0
+    }
+    return ours == theirs
+
+
 def _alert_once(
     uow: UnitOfWork,
     sc: StoreContext,
@@ -502,6 +524,10 @@ def sync_order(
             and seen_at < existing.external_updated_at
         ):
             return ImportResult("unchanged", "a newer version is already applied", existing.id)
+    if current is not None:
+        existing = uow.orders.get_by_external(integration.id, order_id)
+        if existing is not None and _looks_applied(existing, current):
+            return ImportResult("unchanged", "already up to date", existing.id)
     store = sc.platform(integration.platform)
     session = session_for(sc, integration.id)
     if current is None:
