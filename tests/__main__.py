@@ -27,8 +27,10 @@ def main() -> int:
         print(f"\n=== {name} ...", flush=True)
         started = time.monotonic()
         status = subprocess.call(command, cwd=ROOT)
-        print(f"=== {name}: {'ok' if status == 0 else 'FAILED'} "
-              f"({time.monotonic() - started:.1f} s)", flush=True)
+        print(
+            f"=== {name}: {'ok' if status == 0 else 'FAILED'} ({time.monotonic() - started:.1f} s)",
+            flush=True,
+        )
         if status != 0:
             return status
     print("\nall checks passed")

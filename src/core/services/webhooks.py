@@ -250,7 +250,11 @@ def _customer_match(ids: set[str], email: str | None) -> Callable[[dict[str, Any
     def match(payload: dict[str, Any]) -> bool:
         if _order_id_of(payload) in ids:
             return True
-        return bool(wanted) and str(payload.get("email") or "").lower() == wanted
+        customer = payload.get("customer")
+        emails = {str(payload.get("email") or "").lower()}
+        if isinstance(customer, dict):
+            emails.add(str(customer.get("email") or "").lower())
+        return bool(wanted) and wanted in emails
 
     return match
 
@@ -279,6 +283,8 @@ def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Sk
             if order is not None:
                 redact_order(order)
                 uow.orders.update(order)
+    # the request itself names the customer: once done, it is erased too
+    event.payload = _redacted(event.payload)
     return None
 
 
