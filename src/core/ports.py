@@ -358,6 +358,10 @@ class OrderRepository(Protocol):
         offset: int = 0,
     ) -> list[OutboundOrder]: ...
 
+    def number_taken(self, client_id: str, number: str) -> bool:
+        """Does the client have an order with this number?"""
+        ...
+
     def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
         """Ids of ``pending`` orders at the warehouse with a line of the product, rush first,
         then oldest first."""

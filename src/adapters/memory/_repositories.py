@@ -330,6 +330,12 @@ class MemoryOrderRepository(_Repo):
         )
         return _page(found, limit, offset)
 
+    def number_taken(self, client_id: str, number: str) -> bool:
+        return any(
+            o.client_id == client_id and o.number == number
+            for o in self._tx.table("orders").values()
+        )
+
     def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
         found = self._tx.scan(
             "orders",

@@ -78,6 +78,13 @@ class PostgresOrderRepository(Repository):
         found = self._with_items(rows)
         return found[0] if found else None
 
+    def number_taken(self, client_id: str, number: str) -> bool:
+        row = self._s.row(
+            "SELECT 1 AS taken FROM orders WHERE client_id = %s AND number = %s",
+            [client_id, number],
+        )
+        return row is not None
+
     def update(self, order: OutboundOrder) -> None:
         with self._s.atomic(_conflicts(order)) as cur:
             cur.execute(_UPDATE_ORDER, order_params(order))

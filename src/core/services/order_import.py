@@ -145,8 +145,12 @@ def _order_number(uow: UnitOfWork, integration: Integration, order: StoreOrder) 
         if i.platform == integration.platform and i.id != integration.id
     ]
     if siblings:  # the same client's other stores have their own #1001
-        return f"SH-{integration.shop_domain.split('.')[0].upper()}-{number}"
-    return f"SH-{number}"
+        wanted = f"SH-{integration.shop_domain.split('.')[0].upper()}-{number}"
+    else:
+        wanted = f"SH-{number}"
+    if uow.orders.number_taken(integration.client_id, wanted):  # e.g. a store that was reset
+        wanted = f"{wanted}-{order.id}"
+    return wanted
 
 
 def _items(
