@@ -43,3 +43,32 @@ def redis_url() -> str:
 def pg_database() -> Iterator[tests.pg.ScratchDatabase]:
     """One migrated database for the whole run; suites call ``reset()`` per test."""
     yield from tests.pg.session_database()
+
+
+_SUITES = ("unit", "contract", "e2e")
+_BACKENDS = ("memory", "postgres", "redis")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Counts per suite and per backend, so a run shows that PostgreSQL and Redis were used."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            parts = report.nodeid.split("/")
+            suite = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+            keywords = getattr(report, "keywords", {})
+            labels = [f"suite {suite}"] + [f"backend {b}" for b in _BACKENDS if b in keywords]
+            for label in labels:
+                counts.setdefault(label, {}).setdefault(outcome, 0)
+                counts[label][outcome] += 1
+    if not counts:
+        return
+    terminalreporter.section("storelink test counts")
+    for label in [f"suite {s}" for s in _SUITES] + [f"backend {b}" for b in _BACKENDS]:
+        if label in counts:
+            line = ", ".join(f"{n} {o}" for o, n in sorted(counts[label].items()))
+            terminalreporter.write_line(f"{label:18} {line}")

@@ -70,11 +70,10 @@ class Settings:
 
         data_dir = Path(get("STORELINK_DATA_DIR") or "./var").expanduser().resolve()
         database_url = get("DATABASE_URL")
-        if database_url is not None and urlsplit(database_url).scheme not in (
-            "postgres",
-            "postgresql",
-        ):
-            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        if database_url is not None and not _is_postgres(database_url):
+            raise ConfigError(
+                "DATABASE_URL must be a postgresql:// URL (or a libpq key=value conninfo)"
+            )
         redis_url = get("REDIS_URL")
         if redis_url is not None and urlsplit(redis_url).scheme not in (
             "redis",
@@ -132,6 +131,12 @@ class Settings:
             shopify_shop_url_template=template,
             cron_secret=get("CRON_SECRET"),
         )
+
+
+def _is_postgres(value: str) -> bool:
+    if "://" in value:
+        return urlsplit(value).scheme in ("postgres", "postgresql")
+    return re.match(r"^\s*[a-z_]+\s*=", value) is not None  # "host=... dbname=..."
 
 
 def _dotenv(path: Path) -> dict[str, str]:

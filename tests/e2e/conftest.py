@@ -32,8 +32,6 @@ from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
 
-pytestmark = pytest.mark.e2e
-
 
 class _Quiet(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:

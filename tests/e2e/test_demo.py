@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 import tests.pg
 from adapters.crypto import generate_key_spec
@@ -15,6 +16,8 @@ from adapters.postgres import PostgresUnitOfWork
 from adapters.ratelimit import LimitsRateLimiter
 from entrypoints import demo
 from entrypoints.settings import Settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 
 def test_the_demo_connects_its_store_and_imports_the_orders_placed_there(

@@ -23,6 +23,8 @@ from adapters.shopify.sandbox import SandboxConfig, SandboxServer
 from core.model import RESERVING_STATUSES, Integration
 from tests.e2e.conftest import Stack, _Dispatch, make_stack
 
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
 SKUS = ("TENT-1", "MAT-2", "LAMP-3")
 SHOP = "prop.myshopify.com"
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from core.services.worker import Worker
 from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 SHOP = "acme.myshopify.com"
 

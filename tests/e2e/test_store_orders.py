@@ -8,6 +8,8 @@ from core.services import SYSTEM, fulfillment
 from core.services import orders as order_services
 from tests.e2e.conftest import Stack
 
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
 SHOP = "acme.myshopify.com"
 
 
