@@ -67,27 +67,12 @@ class ItemIn:
 
 
 @frozen
-class AddressIn:
-    name: str | None = None
-    company: str | None = None
-    address1: str | None = None
-    address2: str | None = None
-    city: str | None = None
-    province: str | None = None
-    province_code: str | None = None
-    zip: str | None = None
-    country: str | None = None
-    country_code: str | None = None
-    phone: str | None = None
-
-
-@frozen
 class NewOrder:
     client_id: str
     warehouse_id: str
     items: list[ItemIn]
     number: str | None = None
-    ship_to: AddressIn | None = None
+    ship_to: Address | None = None
     email: str | None = None
     rush: bool = False
     notes: str = ""
@@ -262,7 +247,7 @@ def create_order() -> Json:
         warehouse_id=body.warehouse_id,
         items=[NewItem(i.quantity, i.product_id, i.sku, i.unit_price) for i in body.items],
         number=body.number,
-        ship_to=Address(**presenters._plain(body.ship_to)) if body.ship_to else None,
+        ship_to=body.ship_to,
         email=body.email,
         rush=body.rush,
         notes=body.notes,
