@@ -84,7 +84,8 @@ def database(
     url = settings.database_url or embedded_database_url(settings.data_dir)
     if migrate:
         apply_migrations(url)
-    db = PostgresDatabase(url)
+    # web threads and workers may each hold two connections (a handler and a token refresh)
+    db = PostgresDatabase(url, max_size=20)
     db.open()
     return (lambda: PostgresUnitOfWork(db)), db.check, db.close
 

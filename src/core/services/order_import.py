@@ -41,7 +41,7 @@ from core.services import allocation
 from core.services._context import raise_alert
 from core.services.integrations import StoreContext, session_for
 from core.services.orders import cancel, describe_unmapped, hold, resolve_unmapped
-from core.store import StoreFulfillmentOrder, StoreOrder
+from core.store import StoreFulfillmentOrder, StoreOrder, StoreSession
 
 Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unchanged"]
 
@@ -513,6 +513,7 @@ def sync_order(
     seen_at: datetime | None = None,
     current: StoreOrder | None = None,
     manual: bool = False,
+    session: StoreSession | None = None,
 ) -> ImportResult:
     """Read the order (unless given) and its fulfillment orders from the store, then apply.
 
@@ -533,7 +534,7 @@ def sync_order(
         if existing is not None and _looks_applied(existing, current):
             return ImportResult("unchanged", "already up to date", existing.id)
     store = sc.platform(integration.platform)
-    session = session_for(sc, integration.id)
+    session = session or session_for(sc, integration.id)
     if current is None:
         current = store.order(session, order_id)
         if current is None:
@@ -618,7 +619,13 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
                 with ctx.uow() as uow:
                     fresh = uow.inbox.add(event)
                     result = sync_order(
-                        uow, sc, integration, order.id, current=order, manual=manual
+                        uow,
+                        sc,
+                        integration,
+                        order.id,
+                        current=order,
+                        manual=manual,
+                        session=session,
                     )
                     if fresh:
                         event.status = "processed" if result.changed else "skipped"
