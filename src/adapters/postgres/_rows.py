@@ -58,6 +58,13 @@ converter.register_unstructure_hook(datetime, lambda value: value)
 converter.register_structure_hook(datetime, _to_utc)
 
 
+def _plain_json(value: Any) -> bool:
+    """A dict (from JSON or of counts) or nothing: already what ``jsonb`` stores."""
+    return value is None or (
+        isinstance(value, dict) and not any(attrs.has(type(v)) for v in value.values())
+    )
+
+
 def _identifiers(names: Sequence[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(name) for name in names)
 
@@ -85,10 +92,16 @@ class Table(Generic[M]):
         return sql.Identifier(self.name)
 
     def params(self, obj: M, **extra: Any) -> Row:
-        """Query parameters for ``obj``: one per column, jsonb values wrapped."""
-        values: Row = converter.unstructure(obj)
+        """Query parameters for ``obj``: one per column, jsonb values wrapped.
+
+        Plain columns and dicts of JSON (webhook payloads, counts) are passed as they are:
+        only attrs values (addresses, settings, shipment lines) go through the converter, so a
+        large payload is not walked value by value on its way to ``jsonb``.
+        """
+        values: Row = {name: getattr(obj, name) for name in self.fields}
         for column in self.json:
-            values[column] = Jsonb(values[column])
+            value = values[column]
+            values[column] = Jsonb(value if _plain_json(value) else converter.unstructure(value))
         values.update(extra)
         return values
 

@@ -80,7 +80,9 @@ def _claim(
 class PostgresInboxRepository(Repository):
     def add(self, event: InboxEvent) -> bool:
         inserted = self._s.write(
-            INBOX_EVENTS.insert(on_conflict_do_nothing=True), INBOX_EVENTS.params(event)
+            INBOX_EVENTS.insert(on_conflict_do_nothing=True),
+            INBOX_EVENTS.params(event),
+            savepoint=False,
         )
         return inserted == 1
 
