@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import cattrs
+from attrs import frozen
 from cattrs.preconf.json import make_converter
 
 from core.errors import CryptoError, PayloadError
@@ -18,15 +19,48 @@ converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
 converter.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
 
 
+_CREDENTIALS_FORMAT = 1
+
+
+@frozen
+class _StoredCredentials:
+    """``Credentials`` at rest (before sealing), versioned so the shape can evolve."""
+
+    access_token: str
+    v: int = _CREDENTIALS_FORMAT
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+    refresh_token: str | None = None
+    refresh_token_expires_at: datetime | None = None
+
+
 def dump_credentials(credentials: Credentials) -> bytes:
-    return json.dumps(converter.unstructure(credentials)).encode()
+    """UTF-8 JSON of the credentials, for the ``Cipher`` to seal."""
+    stored = _StoredCredentials(
+        access_token=credentials.access_token,
+        scopes=credentials.scopes,
+        expires_at=credentials.expires_at,
+        refresh_token=credentials.refresh_token,
+        refresh_token_expires_at=credentials.refresh_token_expires_at,
+    )
+    return json.dumps(converter.unstructure(stored)).encode()
 
 
 def load_credentials(data: bytes) -> Credentials:
+    """The inverse of ``dump_credentials``; ``CryptoError`` that never echoes the data."""
     try:
-        return converter.structure(json.loads(data), Credentials)
-    except (ValueError, cattrs.BaseValidationError) as exc:
-        raise CryptoError("stored credentials are unreadable") from exc
+        stored = converter.structure(json.loads(data), _StoredCredentials)
+    except (ValueError, TypeError, cattrs.BaseValidationError):
+        raise CryptoError("stored credentials are unreadable") from None
+    if stored.v != _CREDENTIALS_FORMAT:
+        raise CryptoError(f"stored credentials have an unknown format version {stored.v}")
+    return Credentials(
+        access_token=stored.access_token,
+        scopes=stored.scopes,
+        expires_at=stored.expires_at,
+        refresh_token=stored.refresh_token,
+        refresh_token_expires_at=stored.refresh_token_expires_at,
+    )
 
 
 def dump_order(order: StoreOrder) -> dict[str, Any]:

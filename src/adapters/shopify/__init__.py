@@ -13,11 +13,6 @@ from adapters.shopify._config import (
     DEFAULT_SHOP_URL_TEMPLATE,
     ShopifyConfig,
 )
-from adapters.shopify._credentials import (
-    credentials_need_refresh,
-    dump_credentials,
-    load_credentials,
-)
 from adapters.shopify._documents import DOCUMENTS
 from adapters.shopify._graphql import ThrottleStatus
 from adapters.shopify._oauth import normalize_shop, sign_callback, webhook_signature
@@ -36,9 +31,6 @@ __all__ = [
     "ShopifyConfig",
     "ShopifyPlatform",
     "ThrottleStatus",
-    "credentials_need_refresh",
-    "dump_credentials",
-    "load_credentials",
     "normalize_shop",
     "parse_order",
     "parse_webhook",

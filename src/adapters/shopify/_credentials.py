@@ -1,77 +1,15 @@
-"""Credentials at rest and on the wire: token answers, JSON for encryption, freshness."""
+"""Credentials from Shopify's token endpoint (at rest they are the core's concern:
+``core.serialization``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from attrs import frozen
-from cattrs.errors import BaseValidationError
-from cattrs.preconf.json import make_converter
-
 from core.errors import PayloadError
 from core.store import Credentials
 
-__all__ = [
-    "credentials_from_token_answer",
-    "credentials_need_refresh",
-    "dump_credentials",
-    "load_credentials",
-]
-
-_FORMAT = 1
-
-
-@frozen
-class _StoredCredentials:
-    """The JSON shape of ``Credentials`` at rest (versioned, so it can evolve)."""
-
-    v: int
-    access_token: str
-    scopes: tuple[str, ...] = ()
-    expires_at: datetime | None = None
-    refresh_token: str | None = None
-    refresh_token_expires_at: datetime | None = None
-
-
-_converter = make_converter(forbid_extra_keys=False)
-
-
-def dump_credentials(credentials: Credentials) -> bytes:
-    """UTF-8 JSON of the credentials, for the ``Cipher`` to seal."""
-    stored = _StoredCredentials(
-        v=_FORMAT,
-        access_token=credentials.access_token,
-        scopes=credentials.scopes,
-        expires_at=credentials.expires_at,
-        refresh_token=credentials.refresh_token,
-        refresh_token_expires_at=credentials.refresh_token_expires_at,
-    )
-    return _converter.dumps(stored).encode()
-
-
-def load_credentials(data: bytes) -> Credentials:
-    """The inverse of ``dump_credentials``. Raises ``PayloadError`` (never echoing the data)."""
-    try:
-        stored = _converter.loads(data, _StoredCredentials)
-    except (BaseValidationError, ValueError, TypeError, UnicodeDecodeError):
-        raise PayloadError("stored credentials are not readable") from None
-    if stored.v != _FORMAT:
-        raise PayloadError(f"stored credentials have an unknown format version {stored.v}")
-    return Credentials(
-        access_token=stored.access_token,
-        scopes=stored.scopes,
-        expires_at=stored.expires_at,
-        refresh_token=stored.refresh_token,
-        refresh_token_expires_at=stored.refresh_token_expires_at,
-    )
-
-
-def credentials_need_refresh(
-    credentials: Credentials, now: datetime, margin: timedelta = timedelta(minutes=5)
-) -> bool:
-    """Does the access token expire within ``margin``? Never for a non-expiring token."""
-    return credentials.expires_at is not None and now >= credentials.expires_at - margin
+__all__ = ["credentials_from_token_answer"]
 
 
 def _seconds(value: object, name: str) -> int | None:

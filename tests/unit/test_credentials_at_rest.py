@@ -1,4 +1,5 @@
-"""Credentials at rest: JSON for the cipher, and when a token needs a refresh."""
+"""Credentials at rest: versioned JSON sealed by the cipher and bound to their integration,
+and when a token needs a refresh."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.shopify import credentials_need_refresh, dump_credentials, load_credentials
-from core.errors import PayloadError
+from adapters.crypto import AesGcmCipher, generate_key_spec
+from core.errors import CryptoError
+from core.model import Integration
+from core.serialization import dump_credentials, load_credentials
+from core.services.integrations import needs_refresh, seal, unseal
 from core.store import Credentials
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -48,15 +52,15 @@ def test_dumped_credentials_are_utf8_json_with_a_format_version() -> None:
         b"\xff\xfe",
     ],
 )
-def test_unreadable_credentials_are_a_payload_error_that_never_echoes_them(data: bytes) -> None:
-    with pytest.raises(PayloadError) as caught:
+def test_unreadable_credentials_are_an_error_that_never_echoes_them(data: bytes) -> None:
+    with pytest.raises(CryptoError) as caught:
         load_credentials(data)
     assert "shpat_secret" not in str(caught.value)
     assert "tomorrow" not in str(caught.value)
 
 
 def test_a_non_expiring_token_never_needs_a_refresh() -> None:
-    assert not credentials_need_refresh(Credentials(access_token="x"), NOW)
+    assert not needs_refresh(Credentials(access_token="x"), NOW)
 
 
 @pytest.mark.parametrize(
@@ -73,4 +77,31 @@ def test_a_token_needs_a_refresh_within_the_margin_of_its_expiry(
     expires_in: timedelta, needed: bool
 ) -> None:
     credentials = Credentials(access_token="x", expires_at=NOW + expires_in, refresh_token="r")
-    assert credentials_need_refresh(credentials, NOW, margin=timedelta(minutes=5)) is needed
+    assert needs_refresh(credentials, NOW) is needed
+
+
+def test_sealed_credentials_open_only_on_their_own_integration() -> None:
+    cipher = AesGcmCipher.from_spec(generate_key_spec("k1"))
+    mine = Integration(
+        id="i-1",
+        client_id="c",
+        platform="shopify",
+        shop_domain="a.myshopify.com",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    theirs = Integration(
+        id="i-2",
+        client_id="c",
+        platform="shopify",
+        shop_domain="b.myshopify.com",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    credentials = Credentials(access_token="shpat_secret", refresh_token="shprt_secret")
+    mine.credentials = seal(cipher, mine.id, credentials)
+    assert "shpat_secret" not in mine.credentials
+    assert unseal(cipher, mine) == credentials
+    theirs.credentials = mine.credentials  # copied onto another row
+    with pytest.raises(CryptoError):
+        unseal(cipher, theirs)
