@@ -238,3 +238,31 @@ def test_the_sync_command_reconciles_every_connected_store(
     assert queued.exit_code == 0, queued.output
     assert "queued 1" in queued.output
     assert stack.settle().processed >= 1
+
+
+def test_the_health_report_shows_backlog_failures_and_error_rate_per_store(
+    stack: Stack,
+) -> None:
+    stack.shop("acme", {"TENT-1": 5})
+    stack.product("TENT-1", on_hand=5)
+    integration = stack.connect("acme")
+    stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}])
+    stack.settle()
+    stack.control.set_faults(error_rate=1.0, error_status=502)
+    stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}])
+    stack.control.flush_webhooks(timeout=20)
+    Worker(stack.services.ctx, stack.services.handlers, worker_id="h").run_once()
+    stack.control.clear_faults()
+    other = stack.new_client("Globex")
+    outsider = stack.user_token("owner@globex.test", client_id=other.id, role="owner")
+    with stack.http(stack.owner_token) as web:
+        (row,) = web.get("/api/health/integrations").json()["integrations"]
+    assert row["id"] == integration.id
+    assert row["status"] == "active"
+    assert row["failed"] >= 1
+    assert row["received_24h"] >= 2
+    assert 0 < row["error_rate_24h"] < 1
+    with stack.http(outsider) as web:
+        assert web.get("/api/health/integrations").json() == {"integrations": []}
+    with stack.http(stack.staff_token) as web:
+        assert len(web.get("/api/health/integrations").json()["integrations"]) == 1

@@ -13,7 +13,16 @@ from typing import Any
 from flask import Flask
 
 from entrypoints.bootstrap import Services, bootstrap
-from entrypoints.web import api_integrations, api_warehouse, auth, errors, health, portal, webhooks
+from entrypoints.web import (
+    api_health,
+    api_integrations,
+    api_warehouse,
+    auth,
+    errors,
+    health,
+    portal,
+    webhooks,
+)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -38,6 +47,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(health.bp)
     app.register_blueprint(api_warehouse.bp)
     app.register_blueprint(api_integrations.bp)
+    app.register_blueprint(api_health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(portal.bp)
     return app
