@@ -26,6 +26,7 @@ from core.services._context import Context, raise_alert
 log = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 1000
+REPLAY_ATTEMPTS = 8  # a replayed item gets this many attempts more
 
 
 @frozen
@@ -264,7 +265,7 @@ def retry(ctx: Context, *, kind: Literal["inbox", "outbox"], item_id: str) -> Qu
             )
         item.status = "received" if isinstance(item, InboxEvent) else "pending"
         item.next_attempt_at = ctx.clock.now()
-        item.max_attempts = item.attempts + max(item.max_attempts - item.attempts, 0) + 8
+        item.max_attempts = item.attempts + REPLAY_ATTEMPTS
         item.locked_by = None
         item.locked_until = None
         if isinstance(item, InboxEvent):
