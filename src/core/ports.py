@@ -575,22 +575,56 @@ class SyncRunRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
 
-    clients: ClientRepository
-    users: UserRepository
-    api_tokens: ApiTokenRepository
-    warehouses: WarehouseRepository
-    products: ProductRepository
-    stock: StockRepository
-    orders: OrderRepository
-    shipments: ShipmentRepository
-    integrations: IntegrationRepository
-    locations: LocationMappingRepository
-    mappings: ProductMappingRepository
-    catalog: CatalogRepository
-    inbox: InboxRepository
-    outbox: OutboxRepository
-    alerts: AlertRepository
-    sync_runs: SyncRunRepository
+    # Repositories are read-only properties, so an adapter's own repository classes (which
+    # satisfy these protocols) can stand in for them.
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def api_tokens(self) -> ApiTokenRepository: ...
+
+    @property
+    def warehouses(self) -> WarehouseRepository: ...
+
+    @property
+    def products(self) -> ProductRepository: ...
+
+    @property
+    def stock(self) -> StockRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def shipments(self) -> ShipmentRepository: ...
+
+    @property
+    def integrations(self) -> IntegrationRepository: ...
+
+    @property
+    def locations(self) -> LocationMappingRepository: ...
+
+    @property
+    def mappings(self) -> ProductMappingRepository: ...
+
+    @property
+    def catalog(self) -> CatalogRepository: ...
+
+    @property
+    def inbox(self) -> InboxRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def sync_runs(self) -> SyncRunRepository: ...
 
     def __enter__(self) -> Self: ...
 

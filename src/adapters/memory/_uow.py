@@ -7,6 +7,7 @@ from typing import Self
 
 from adapters.memory import _repositories as r
 from adapters.memory._store import MemoryDatabase, Transaction
+from core.ports import UnitOfWorkFactory
 
 
 class MemoryUnitOfWork:
@@ -57,3 +58,8 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         if self._tx is not None:
             self._tx.rollback()
+
+
+def unit_of_work_factory(db: MemoryDatabase) -> UnitOfWorkFactory:
+    """Units of work over ``db`` (typed against the port, so mypy checks the adapter fits)."""
+    return lambda: MemoryUnitOfWork(db)

@@ -1,0 +1,961 @@
+"""The portal's pages: a store's products and mappings, its locations, its webhook events, the
+integrations list with its actions, and the staff pages. Pages show what the state holds;
+forms change it only for the right user, with the session's CSRF token."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from adapters.crypto import generate_key_spec
+from adapters.memory import MemoryDatabase, MemoryUnitOfWork
+from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
+from adapters.ratelimit import LimitsRateLimiter
+from adapters.shopify.sandbox import SandboxConfig, SandboxServer
+from adapters.system import ManualClock, UuidIdGenerator
+from core.model import (
+    CatalogVariant,
+    InboxEvent,
+    InboxStatus,
+    Integration,
+    LocationMapping,
+    Product,
+    ProductMapping,
+    Warehouse,
+)
+from core.services import SYSTEM, mapping, orders
+from core.services import stock as stock_services
+from core.services.integrations import seal, session_for
+from core.services.orders import NewItem
+from core.store import Credentials
+from entrypoints.bootstrap import Services, bootstrap
+from entrypoints.settings import Settings
+from entrypoints.web import create_app
+from tests.unit.web.conftest import People
+
+PORTAL = "/portal/settings/integrations"
+PRODUCTS = f"{PORTAL}/shopify/products"
+LOCATIONS = f"{PORTAL}/shopify/locations"
+
+
+class Shop:
+    """Acme's Shopify store as the pages find it: three catalog variants (one mapped), two
+    store locations, two warehouses, Acme's products, and webhook events in several states."""
+
+    def __init__(self, services: Services, people: People) -> None:
+        self.services = services
+        ctx = services.ctx
+        self.main = stock_services.create_warehouse(ctx, SYSTEM, code="MAIN", name="Main hall")
+        self.east = stock_services.create_warehouse(ctx, SYSTEM, code="EAST", name="East dock")
+        acme = people.acme.id
+        self.tee = stock_services.create_product(
+            ctx, SYSTEM, client_id=acme, sku="TEE-RED", name="Red tee"
+        )
+        self.mug = stock_services.create_product(
+            ctx, SYSTEM, client_id=acme, sku="MUG-1", name="Big mug", barcode="4006381333931"
+        )
+        self.poster = stock_services.create_product(
+            ctx, SYSTEM, client_id=acme, sku="POSTER-A2", name="Poster"
+        )
+        self.foreign = stock_services.create_product(
+            ctx, SYSTEM, client_id=people.globex.id, sku="GLOBEX-1", name="Globex gadget"
+        )
+        self.integration = self.add_integration(acme, "acme.myshopify.com", connected=True)
+        now = ctx.clock.now()
+        with ctx.uow() as uow:
+            uow.catalog.upsert(
+                [
+                    CatalogVariant(
+                        integration_id=self.integration.id,
+                        external_variant_id="101",
+                        loaded_at=now,
+                        external_inventory_item_id="9101",
+                        sku="TEE-RED",
+                        title="Red / M",
+                        product_title="Classic tee",
+                    ),
+                    CatalogVariant(
+                        integration_id=self.integration.id,
+                        external_variant_id="102",
+                        loaded_at=now,
+                        sku="mug-1",
+                        barcode="4006381333931",
+                        title="Default",
+                        product_title="Enamel mug",
+                    ),
+                    CatalogVariant(
+                        integration_id=self.integration.id,
+                        external_variant_id="103",
+                        loaded_at=now,
+                        title="A2",
+                        product_title="Harbour poster",
+                    ),
+                ]
+            )
+            self.shop_front = LocationMapping(
+                id=ctx.ids.new_id(),
+                integration_id=self.integration.id,
+                external_location_id="7001",
+                name="Shop front",
+                warehouse_id=self.main.id,
+                is_default=True,
+            )
+            self.pop_up = LocationMapping(
+                id=ctx.ids.new_id(),
+                integration_id=self.integration.id,
+                external_location_id="7002",
+                name="Pop-up stall",
+            )
+            uow.locations.add(self.shop_front)
+            uow.locations.add(self.pop_up)
+            uow.commit()
+        self.tee_mapping = mapping.map_variant(
+            ctx, SYSTEM, self.integration.id, external_variant_id="101", product_id=self.tee.id
+        )
+        self.dead = self.add_event("d-dead", "dead", error="order_not_found: no such order")
+        self.done = self.add_event("d-done", "processed", minutes=1)
+
+    def add_integration(self, client_id: str, shop: str, *, connected: bool) -> Integration:
+        token = Credentials("shpat_x") if connected else None
+        return _add_integration(self.services, client_id, shop, token)
+
+    def add_event(
+        self,
+        delivery_id: str,
+        status: InboxStatus,
+        *,
+        error: str | None = None,
+        minutes: int = 0,
+        integration_id: str | None = None,
+    ) -> InboxEvent:
+        when = self.services.ctx.clock.now() + timedelta(minutes=minutes)
+        event = InboxEvent(
+            id=self.services.ctx.ids.new_id(),
+            platform="shopify",
+            topic="orders/create",
+            delivery_id=delivery_id,
+            received_at=when,
+            next_attempt_at=when,
+            payload={"id": 1},
+            integration_id=integration_id or self.integration.id,
+            shop_domain="acme.myshopify.com",
+            status=status,
+            attempts=8 if status == "dead" else 1,
+            error=error,
+        )
+        with self.services.ctx.uow() as uow:
+            uow.inbox.add(event)
+            uow.commit()
+        return event
+
+    # --- reading the state back ------------------------------------------------------------
+
+    def mapping_of(self, variant_id: str) -> ProductMapping | None:
+        with self.services.ctx.uow() as uow:
+            return uow.mappings.get_by_variant(self.integration.id, variant_id)
+
+    def location(self, location_id: str) -> LocationMapping:
+        with self.services.ctx.uow() as uow:
+            found = uow.locations.get(location_id)
+        assert found is not None
+        return found
+
+    def event(self, event_id: str) -> InboxEvent:
+        with self.services.ctx.uow() as uow:
+            found = uow.inbox.get(event_id)
+        assert found is not None
+        return found
+
+    def stored(self, integration_id: str | None = None) -> Integration:
+        return _stored(self.services, integration_id or self.integration.id)
+
+
+def _add_integration(
+    services: Services, client_id: str, shop: str, credentials: Credentials | None
+) -> Integration:
+    """An active integration row, with sealed credentials when given (as connecting does)."""
+    now = services.ctx.clock.now()
+    integration = Integration(
+        id=services.ctx.ids.new_id(),
+        client_id=client_id,
+        platform="shopify",
+        shop_domain=shop,
+        created_at=now,
+        updated_at=now,
+        status="active",
+    )
+    if credentials is not None:
+        integration.credentials = seal(services.cipher, integration.id, credentials)
+    with services.ctx.uow() as uow:
+        uow.integrations.add(integration)
+        uow.commit()
+    return integration
+
+
+def _stored(services: Services, integration_id: str) -> Integration:
+    with services.ctx.uow() as uow:
+        found = uow.integrations.peek(integration_id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def shop(services: Services, people: People) -> Shop:
+    return Shop(services, people)
+
+
+def _sign_in(app: Flask, email: str) -> tuple[FlaskClient, str]:
+    """A browser signed in as ``email`` through the login form, and its session's CSRF token."""
+    browser = app.test_client()
+    form = browser.get("/login").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert match, "the login form carries a CSRF token"
+    answer = browser.post(
+        "/login",
+        data={"email": email, "password": "password-123", "csrf_token": match.group(1)},
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    token = browser.get("/api/me").get_json()["csrf_token"]
+    assert isinstance(token, str)
+    return browser, token
+
+
+def _text(response: TestResponse) -> str:
+    """The page's text with tags dropped and entities decoded, spaces squeezed."""
+    raw = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return " ".join(html.unescape(raw).split())
+
+
+def _landing(response: TestResponse) -> tuple[str, dict[str, list[str]]]:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    target = urlsplit(response.headers["Location"])
+    return target.path, parse_qs(target.query)
+
+
+@pytest.fixture
+def owner(app: Flask, people: People) -> tuple[FlaskClient, str]:
+    return _sign_in(app, "owner@acme.test")
+
+
+@pytest.fixture
+def member(app: Flask, people: People) -> tuple[FlaskClient, str]:
+    return _sign_in(app, "member@acme.test")
+
+
+@pytest.fixture
+def outsider(app: Flask, people: People) -> tuple[FlaskClient, str]:
+    return _sign_in(app, "owner@globex.test")
+
+
+@pytest.fixture
+def staff(app: Flask, people: People) -> tuple[FlaskClient, str]:
+    return _sign_in(app, "staff@3pl.test")
+
+
+# --- who may open the pages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{PRODUCTS}?integration=x",
+        f"{LOCATIONS}?integration=x",
+        "/portal/events",
+        "/staff/orders",
+        "/staff/health",
+    ],
+)
+def test_a_page_sends_a_visitor_who_is_not_signed_in_to_the_login(
+    web: FlaskClient, path: str
+) -> None:
+    response = web.get(path)
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+
+
+def test_another_clients_integration_is_a_404_page_on_every_page_and_form(
+    shop: Shop, outsider: tuple[FlaskClient, str]
+) -> None:
+    browser, token = outsider
+    store = shop.integration.id
+    for path in (
+        f"{PRODUCTS}?integration={store}",
+        f"{LOCATIONS}?integration={store}",
+        f"/portal/events?integration={store}",
+    ):
+        response = browser.get(path)
+        assert response.status_code == 404, path
+        assert response.mimetype == "text/html"
+        assert "acme.myshopify.com" not in response.get_data(as_text=True)
+    for path, form in [
+        (f"{PRODUCTS}/map", {"external_variant_id": "102", "product_id": shop.mug.id}),
+        (f"{PRODUCTS}/unmap", {"mapping_id": shop.tee_mapping.id}),
+        (f"{PRODUCTS}/sync", {"mapping_id": shop.tee_mapping.id, "sync_inventory": "0"}),
+        (f"{PRODUCTS}/auto-map", {}),
+        (LOCATIONS, {"location_id": shop.pop_up.id, "warehouse_id": shop.east.id}),
+        ("/portal/events/retry", {"event_id": shop.dead.id}),
+        (f"{PORTAL}/disconnect", {"confirm": "1"}),
+        (f"{PORTAL}/sync-orders", {}),
+    ]:
+        response = browser.post(path, data={**form, "integration": store, "csrf_token": token})
+        assert response.status_code == 404, path
+    assert shop.mapping_of("102") is None
+    assert shop.mapping_of("101") is not None
+    assert shop.location(shop.pop_up.id).warehouse_id is None
+    assert shop.event(shop.dead.id).status == "dead"
+    assert shop.stored().status == "active"
+
+
+def test_an_unknown_integration_is_a_404_page(shop: Shop, owner: tuple[FlaskClient, str]) -> None:
+    browser, _ = owner
+    assert browser.get(f"{PRODUCTS}?integration=nope").status_code == 404
+    assert browser.get(f"{LOCATIONS}?integration=nope").status_code == 404
+
+
+def test_a_member_sees_the_pages_without_forms_and_every_change_is_403(
+    shop: Shop, member: tuple[FlaskClient, str]
+) -> None:
+    browser, token = member
+    store = shop.integration.id
+    products = browser.get(f"{PRODUCTS}?integration={store}")
+    assert products.status_code == 200
+    assert "Classic tee" in _text(products)
+    assert "Auto-map" not in _text(products)
+    assert "Remove mapping" not in _text(products)
+    locations = browser.get(f"{LOCATIONS}?integration={store}")
+    assert "Shop front MAIN · Main hall on yes" in _text(locations)
+    assert "<select" not in locations.get_data(as_text=True)
+    events = browser.get("/portal/events")
+    assert "order_not_found: no such order" in _text(events)
+    assert "Retry" not in _text(events)
+    integrations = browser.get(PORTAL)
+    assert "Products" in _text(integrations)
+    assert "Disconnect" not in _text(integrations)
+    assert "Sync orders now" not in _text(integrations)
+    for path, form in [
+        (f"{PRODUCTS}/map", {"external_variant_id": "102", "product_id": shop.mug.id}),
+        (f"{PRODUCTS}/unmap", {"mapping_id": shop.tee_mapping.id}),
+        (f"{PRODUCTS}/sync", {"mapping_id": shop.tee_mapping.id, "sync_inventory": "0"}),
+        (f"{PRODUCTS}/auto-map", {}),
+        (LOCATIONS, {"location_id": shop.pop_up.id, "warehouse_id": shop.east.id}),
+        ("/portal/events/retry", {"event_id": shop.dead.id}),
+        (f"{PORTAL}/disconnect", {"confirm": "1"}),
+        (f"{PORTAL}/sync-orders", {}),
+    ]:
+        response = browser.post(path, data={**form, "integration": store, "csrf_token": token})
+        assert response.status_code == 403, path
+        assert response.mimetype == "text/html"
+    assert shop.mapping_of("102") is None
+    tee = shop.mapping_of("101")
+    assert tee is not None
+    assert tee.sync_inventory
+    assert shop.location(shop.pop_up.id).warehouse_id is None
+    assert shop.event(shop.dead.id).status == "dead"
+    assert shop.stored().status == "active"
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    store = shop.integration.id
+    for path, form in [
+        (f"{PRODUCTS}/map", {"external_variant_id": "102", "product_id": shop.mug.id}),
+        (LOCATIONS, {"location_id": shop.pop_up.id, "warehouse_id": shop.east.id}),
+        ("/portal/events/retry", {"event_id": shop.dead.id}),
+        (f"{PORTAL}/disconnect", {"confirm": "1"}),
+        (f"{PORTAL}/sync-orders", {}),
+    ]:
+        for sent in ({}, {"csrf_token": "x" + token}):
+            response = browser.post(path, data={**form, "integration": store, **sent})
+            assert response.status_code == 403, path
+            assert "csrf_failed" in response.get_data(as_text=True)
+    assert shop.mapping_of("102") is None
+    assert shop.location(shop.pop_up.id).warehouse_id is None
+    assert shop.event(shop.dead.id).status == "dead"
+    assert shop.stored().status == "active"
+
+
+# --- products and mappings -------------------------------------------------------------------
+
+
+def test_the_products_page_shows_each_variant_with_its_mapping_and_a_form_for_the_rest(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, _ = owner
+    response = browser.get(f"{PRODUCTS}?integration={shop.integration.id}")
+    assert response.status_code == 200
+    text = _text(response)
+    assert "3 variant(s)" in text
+    assert "Classic tee Red / M TEE-RED TEE-RED · Red tee on" in text
+    assert "Enamel mug Default mug-1 4006381333931 not mapped" in text
+    assert "Harbour poster A2 not mapped" in text
+    page = response.get_data(as_text=True)
+    assert page.count('action="/portal/settings/integrations/shopify/products/map"') == 2
+    assert f'<option value="{shop.mug.id}">MUG-1 · Big mug</option>' in page
+    assert shop.foreign.id not in page
+    assert "Auto-map by SKU/barcode" in text
+    assert "Stop stock sync" in text
+
+
+def test_the_products_page_filters_unmapped_searches_and_pages(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, _ = owner
+    base = f"{PRODUCTS}?integration={shop.integration.id}"
+    unmapped = _text(browser.get(f"{base}&unmapped=1"))
+    assert "2 variant(s) without a mapping" in unmapped
+    assert "Classic tee" not in unmapped
+    assert "Enamel mug" in unmapped
+    searched = _text(browser.get(f"{base}&q=harbour"))
+    assert "Harbour poster" in searched
+    assert "Enamel mug" not in searched
+    second = browser.get(f"{base}&per_page=2&page=2")
+    assert "Page 2 of 2" in _text(second)
+    assert "Harbour poster" in _text(second)
+    assert "Classic tee" not in _text(second)
+    assert "Previous page" in _text(second)
+    assert browser.get(f"{base}&page=zero").status_code == 400
+
+
+def test_the_products_page_without_an_integration_goes_back_to_the_list(
+    owner: tuple[FlaskClient, str],
+) -> None:
+    browser, _ = owner
+    assert _landing(browser.get(PRODUCTS))[0] == PORTAL
+    assert _landing(browser.get(LOCATIONS))[0] == PORTAL
+
+
+def test_an_owner_maps_a_variant_to_a_chosen_product_and_is_sent_back_with_the_filters(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        f"{PRODUCTS}/map",
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "external_variant_id": "102",
+            "product_id": shop.mug.id,
+            "q": "mug",
+            "unmapped": "1",
+        },
+    )
+    path, query = _landing(response)
+    assert path == PRODUCTS
+    assert query == {
+        "integration": [shop.integration.id],
+        "q": ["mug"],
+        "unmapped": ["1"],
+        "message": ["mapped"],
+    }
+    created = shop.mapping_of("102")
+    assert created is not None
+    assert (created.product_id, created.barcode) == (shop.mug.id, "4006381333931")
+    after = browser.get(response.headers["Location"])
+    assert "The variant is mapped to the product." in _text(after)
+    assert "Enamel mug" not in _text(after)  # mapped now, so the unmapped filter hides it
+
+
+def test_after_a_change_the_products_page_opens_on_the_same_page(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        f"{PRODUCTS}/map",
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "external_variant_id": "103",
+            "sku": "POSTER-A2",
+            "page": "3",
+            "per_page": "1",
+        },
+    )
+    query = _landing(response)[1]
+    assert (query["page"], query["per_page"]) == (["3"], ["1"])
+    after = _text(browser.get(response.headers["Location"]))
+    assert "Page 3 of 3" in after
+    assert "Harbour poster A2 POSTER-A2 · Poster on" in after
+
+
+def test_an_owner_maps_a_variant_by_typing_the_sku_in_any_case(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        f"{PRODUCTS}/map",
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "external_variant_id": "103",
+            "sku": " poster-a2 ",
+        },
+    )
+    assert _landing(response)[1]["message"] == ["mapped"]
+    created = shop.mapping_of("103")
+    assert created is not None
+    assert created.product_id == shop.poster.id
+
+
+@pytest.mark.parametrize(
+    ("form", "error", "text"),
+    [
+        ({"sku": "NO-SUCH"}, "unknown_sku", "No product of yours has that SKU."),
+        ({}, "choose_product", "Choose a product or type its SKU."),
+        ({"sku": "GLOBEX-1"}, "unknown_sku", "No product of yours has that SKU."),
+        ({"product_id": "foreign"}, "mapping_target_missing", "no longer exists"),
+    ],
+)
+def test_a_mapping_to_no_product_or_another_clients_product_changes_nothing(
+    shop: Shop, owner: tuple[FlaskClient, str], form: dict[str, str], error: str, text: str
+) -> None:
+    browser, token = owner
+    if form.get("product_id") == "foreign":
+        form = {"product_id": shop.foreign.id}
+    response = browser.post(
+        f"{PRODUCTS}/map",
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "external_variant_id": "103",
+            **form,
+        },
+    )
+    assert _landing(response)[1]["error"] == [error]
+    assert shop.mapping_of("103") is None
+    assert text in _text(browser.get(response.headers["Location"]))
+
+
+def test_mapping_an_already_mapped_variant_says_so_and_keeps_the_first_mapping(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        f"{PRODUCTS}/map",
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "external_variant_id": "101",
+            "product_id": shop.poster.id,
+        },
+    )
+    assert _landing(response)[1]["error"] == ["already_mapped"]
+    kept = shop.mapping_of("101")
+    assert kept is not None
+    assert kept.product_id == shop.tee.id
+
+
+def test_an_owner_turns_a_mappings_stock_sync_off_and_on_and_removes_it(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    form = {"csrf_token": token, "integration": shop.integration.id}
+    mapping_id = shop.tee_mapping.id
+    off = browser.post(f"{PRODUCTS}/sync", data={**form, "mapping_id": mapping_id})
+    assert _landing(off)[1]["message"] == ["sync_off"]
+    found = shop.mapping_of("101")
+    assert found is not None
+    assert not found.sync_inventory
+    page = _text(browser.get(off.headers["Location"]))
+    assert "no longer synced" in page
+    assert "TEE-RED · Red tee off Sync stock" in page
+    on = browser.post(
+        f"{PRODUCTS}/sync", data={**form, "mapping_id": mapping_id, "sync_inventory": "1"}
+    )
+    assert _landing(on)[1]["message"] == ["sync_on"]
+    found = shop.mapping_of("101")
+    assert found is not None
+    assert found.sync_inventory
+    removed = browser.post(f"{PRODUCTS}/unmap", data={**form, "mapping_id": mapping_id})
+    assert _landing(removed)[1]["message"] == ["unmapped"]
+    assert shop.mapping_of("101") is None
+    again = browser.post(f"{PRODUCTS}/unmap", data={**form, "mapping_id": mapping_id})
+    assert _landing(again)[1]["error"] == ["mapping_missing"]
+
+
+def test_auto_map_maps_by_sku_or_barcode_and_reports_the_counts(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        f"{PRODUCTS}/auto-map", data={"csrf_token": token, "integration": shop.integration.id}
+    )
+    assert _landing(response)[1] == {
+        "integration": [shop.integration.id],
+        "message": ["auto_mapped"],
+        "mapped": ["1"],
+        "skipped": ["1"],
+    }
+    mug = shop.mapping_of("102")
+    assert mug is not None
+    assert mug.product_id == shop.mug.id
+    assert shop.mapping_of("103") is None  # no SKU, no barcode: left for a person
+    text = _text(browser.get(response.headers["Location"]))
+    assert "Auto-map: 1 variant(s) mapped, 1 left for you to map." in text
+
+
+def test_a_message_shows_only_fixed_texts_never_what_the_query_says(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, _ = owner
+    base = f"{PRODUCTS}?integration={shop.integration.id}"
+    page = browser.get(f"{base}&message=<script>alert(1)</script>&error=nope").get_data(
+        as_text=True
+    )
+    assert "<script>alert" not in page
+    assert 'role="status"' not in page
+    assert 'role="alert"' not in page
+    counted = _text(browser.get(f"{base}&message=auto_mapped&mapped=<b>&skipped=2"))
+    assert "Auto-map: 0 variant(s) mapped, 2 left for you to map." in counted
+    searched = browser.get(f"{base}&q=<b>x</b>").get_data(as_text=True)
+    assert "<b>x</b>" not in searched
+    assert "&lt;b&gt;x&lt;/b&gt;" in searched
+
+
+# --- locations -------------------------------------------------------------------------------
+
+
+def test_the_locations_page_offers_every_warehouse_for_each_store_location(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, _ = owner
+    response = browser.get(f"{LOCATIONS}?integration={shop.integration.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert page.count("<select") == 2
+    assert f'<option value="{shop.main.id}" selected>MAIN · Main hall</option>' in page
+    assert f'<option value="{shop.east.id}" >EAST · East dock</option>' in page
+    assert "Save Shop front" in _text(response)
+    assert "Save Pop-up stall" in _text(response)
+    assert page.count("checked") == 3  # both sync inventory, the shop front is the default
+
+
+def test_saving_a_location_sets_its_warehouse_sync_and_makes_it_the_only_default(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        LOCATIONS,
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "location_id": shop.pop_up.id,
+            "warehouse_id": shop.east.id,
+            "is_default": "1",
+        },
+    )
+    assert _landing(response) == (
+        LOCATIONS,
+        {"integration": [shop.integration.id], "message": ["location_saved"]},
+    )
+    pop_up = shop.location(shop.pop_up.id)
+    assert (pop_up.warehouse_id, pop_up.sync_inventory, pop_up.is_default) == (
+        shop.east.id,
+        False,
+        True,
+    )
+    assert not shop.location(shop.shop_front.id).is_default
+    assert "The location is saved." in _text(browser.get(response.headers["Location"]))
+    cleared = browser.post(
+        LOCATIONS,
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "location_id": shop.shop_front.id,
+            "warehouse_id": "",
+            "sync_inventory": "1",
+        },
+    )
+    assert _landing(cleared)[1]["message"] == ["location_saved"]
+    front = shop.location(shop.shop_front.id)
+    assert (front.warehouse_id, front.sync_inventory, front.is_default) == (None, True, False)
+
+
+def test_saving_a_location_with_an_unknown_warehouse_changes_nothing(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    response = browser.post(
+        LOCATIONS,
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "location_id": shop.pop_up.id,
+            "warehouse_id": "no-such-warehouse",
+        },
+    )
+    assert _landing(response)[1]["error"] == ["location_target_missing"]
+    assert shop.location(shop.pop_up.id).warehouse_id is None
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def test_the_events_page_lists_the_users_events_with_error_and_attempts(
+    shop: Shop, services: Services, people: People, owner: tuple[FlaskClient, str]
+) -> None:
+    other = shop.add_integration(people.globex.id, "globex.myshopify.com", connected=True)
+    shop.add_event("g-1", "failed", error="globex secret trouble", integration_id=other.id)
+    browser, _ = owner
+    text = _text(browser.get("/portal/events"))
+    assert "acme.myshopify.com orders/create webhook processed 1 of 8" in text
+    assert "acme.myshopify.com orders/create webhook dead 8 of 8 order_not_found" in text
+    assert "globex" not in text
+    assert text.count("Retry") == 1  # the dead one; a processed event cannot be retried
+    dead_only = _text(browser.get(f"/portal/events?integration={shop.integration.id}&status=dead"))
+    assert "dead 8 of 8" in dead_only
+    assert "processed 1 of 8" not in dead_only
+    assert browser.get("/portal/events?status=bogus").status_code == 400
+    assert browser.get(f"/portal/events?integration={other.id}").status_code == 404
+
+
+def test_retrying_a_dead_event_queues_it_again(shop: Shop, owner: tuple[FlaskClient, str]) -> None:
+    browser, token = owner
+    response = browser.post(
+        "/portal/events/retry",
+        data={
+            "csrf_token": token,
+            "integration": shop.integration.id,
+            "event_id": shop.dead.id,
+            "filter_status": "dead",
+        },
+    )
+    assert _landing(response) == (
+        "/portal/events",
+        {"status": ["dead"], "message": ["event_retried"]},
+    )
+    event = shop.event(shop.dead.id)
+    assert event.status == "received"
+    assert event.max_attempts > event.attempts
+    after = _text(browser.get(response.headers["Location"]))
+    assert "The event is queued to run again." in after
+    assert "No events with status dead." in after
+
+
+def test_a_processed_event_or_another_stores_event_is_not_retried(
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    form = {"csrf_token": token, "integration": shop.integration.id}
+    processed = browser.post("/portal/events/retry", data={**form, "event_id": shop.done.id})
+    assert _landing(processed)[1]["error"] == ["not_retryable"]
+    assert shop.event(shop.done.id).status == "processed"
+    second = shop.add_integration(people.acme.id, "acme-two.myshopify.com", connected=False)
+    elsewhere = shop.add_event("x-1", "dead", integration_id=second.id)
+    crossed = browser.post("/portal/events/retry", data={**form, "event_id": elsewhere.id})
+    assert crossed.status_code == 404
+    assert shop.event(elsewhere.id).status == "dead"
+
+
+# --- the integrations list and its actions ----------------------------------------------------
+
+
+def test_the_integrations_page_links_each_store_to_its_pages_and_offers_the_actions(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, _ = owner
+    page = browser.get(PORTAL).get_data(as_text=True)
+    store = shop.integration.id
+    assert f'href="{PRODUCTS}?integration={store}"' in page
+    assert f'href="{LOCATIONS}?integration={store}"' in page
+    assert f'href="/portal/events?integration={store}"' in page
+    assert 'action="/portal/settings/integrations/sync-orders"' in page
+    assert 'action="/portal/settings/integrations/disconnect"' in page
+    assert "Yes, disconnect acme.myshopify.com" in page
+
+
+def test_disconnecting_needs_the_confirmation_and_erases_the_tokens(
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
+) -> None:
+    # no credentials: nothing to remove in the store, so no store call is made
+    quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=False)
+    browser, token = owner
+    form = {"csrf_token": token, "integration": quiet.id}
+    unconfirmed = browser.post(f"{PORTAL}/disconnect", data=form)
+    assert _landing(unconfirmed) == (PORTAL, {"error": ["confirm_disconnect"]})
+    assert shop.stored(quiet.id).status == "active"
+    done = browser.post(f"{PORTAL}/disconnect", data={**form, "confirm": "1"})
+    assert _landing(done) == (PORTAL, {"message": ["disconnected"]})
+    gone = shop.stored(quiet.id)
+    assert (gone.status, gone.credentials) == ("disconnected", None)
+    assert gone.disconnected_at is not None
+    page = browser.get(done.headers["Location"])
+    assert "The store is disconnected." in _text(page)
+    assert "Yes, disconnect quiet.myshopify.com" not in _text(page)
+    assert shop.stored().status == "active"
+
+
+def test_syncing_orders_of_a_store_that_is_not_connected_says_so(
+    shop: Shop, people: People, services: Services, owner: tuple[FlaskClient, str]
+) -> None:
+    quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=False)
+    browser, token = owner
+    response = browser.post(
+        f"{PORTAL}/sync-orders", data={"csrf_token": token, "integration": quiet.id}
+    )
+    assert _landing(response) == (PORTAL, {"error": ["not_connected"]})
+    assert "The store is not connected" in _text(browser.get(response.headers["Location"]))
+    with services.ctx.uow() as uow:
+        assert uow.sync_runs.list(integration_id=quiet.id) == []
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+def _order(
+    services: Services, client_id: str, warehouse: Warehouse, product: Product, n: str
+) -> None:
+    orders.create_order(
+        services.ctx,
+        SYSTEM,
+        client_id=client_id,
+        warehouse_id=warehouse.id,
+        items=[NewItem(quantity=1, product_id=product.id)],
+        number=n,
+    )
+
+
+def test_staff_see_every_clients_orders_and_filter_them(
+    shop: Shop, services: Services, people: People, staff: tuple[FlaskClient, str]
+) -> None:
+    _order(services, people.acme.id, shop.main, shop.tee, "ACME-1")
+    _order(services, people.globex.id, shop.main, shop.foreign, "GLOBEX-1")
+    stock_services.receive_stock(
+        services.ctx, SYSTEM, warehouse_id=shop.main.id, quantity=5, product_id=shop.tee.id
+    )
+    browser, _ = staff
+    everything = _text(browser.get("/staff/orders"))
+    assert "ACME-1 Acme allocated manual 1" in everything
+    assert "GLOBEX-1 Globex pending manual 1" in everything
+    acme_only = _text(browser.get(f"/staff/orders?client_id={people.acme.id}"))
+    assert "ACME-1" in acme_only
+    assert "GLOBEX-1 Globex" not in acme_only
+    pending = _text(browser.get("/staff/orders?status=pending"))
+    assert "GLOBEX-1 Globex pending" in pending
+    assert "ACME-1" not in pending
+    assert browser.get("/staff/orders?status=lost").status_code == 400
+
+
+def test_staff_health_shows_each_store_with_its_backlog_and_failures(
+    shop: Shop, staff: tuple[FlaskClient, str]
+) -> None:
+    shop.add_event("d-new", "received", minutes=2)
+    browser, _ = staff
+    response = browser.get("/staff/health")
+    assert response.status_code == 200
+    text = _text(response)
+    # backlog 1, failing 0, dead 1, received 3, error rate 1/3
+    assert "acme.myshopify.com Acme active never never 1 0 1 3 33.3 %" in text
+
+
+@pytest.mark.parametrize("path", ["/staff/orders", "/staff/health"])
+def test_the_staff_pages_are_403_for_client_users(
+    shop: Shop, owner: tuple[FlaskClient, str], path: str
+) -> None:
+    browser, _ = owner
+    response = browser.get(path)
+    assert response.status_code == 403
+    assert response.mimetype == "text/html"
+    assert "acme.myshopify.com" not in response.get_data(as_text=True)
+
+
+# --- against the simulated store ---------------------------------------------------------------
+
+SHOP = "acme.myshopify.com"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(auto_approve=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def store_services(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Services]:
+    """The app's services on memory adapters, talking to the simulated store."""
+    db = MemoryDatabase()
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="p" * 40,
+        token_encryption_keys=generate_key_spec("k1"),
+        shopify_client_id=sandbox.config.client_id,
+        shopify_client_secret=sandbox.config.client_secret,
+        shopify_shop_url_template=sandbox.shop_url_template,
+    )
+    built = bootstrap(
+        settings,
+        uow=lambda: MemoryUnitOfWork(db),
+        clock=ManualClock(start=datetime.now(UTC)),
+        ids=UuidIdGenerator(),
+        passwords=Argon2PasswordHasher(parameters=TEST_PARAMETERS),
+        rate_limiter=LimitsRateLimiter("memory://", prefix="portal-store"),
+    )
+    yield built
+    built.close()
+
+
+def test_an_owner_syncs_a_connected_stores_orders_now_and_then_disconnects_it(
+    sandbox: SandboxServer, store_services: Services
+) -> None:
+    control = sandbox.control
+    location = control.create_shop(SHOP, name="Acme")["primary_location_id"]
+    control.create_product(
+        SHOP, "Classic tee", [{"sku": "TEE-RED", "price": "10.00", "inventory": {location: 5}}]
+    )
+    token = control.issue_token(SHOP, store_services.settings.shopify_scopes, expiring=False)
+    people = People(store_services)
+    ctx = store_services.ctx
+    warehouse = stock_services.create_warehouse(ctx, SYSTEM, code="MAIN", name="Main hall")
+    stock_services.create_product(ctx, SYSTEM, client_id=people.acme.id, sku="TEE-RED", name="Tee")
+    integration = _add_integration(
+        store_services, people.acme.id, SHOP, Credentials(token["access_token"])
+    )
+    with ctx.uow() as uow:
+        uow.locations.add(
+            LocationMapping(
+                id=ctx.ids.new_id(),
+                integration_id=integration.id,
+                external_location_id=str(location),
+                name="Shop front",
+                warehouse_id=warehouse.id,
+                is_default=True,
+            )
+        )
+        uow.commit()
+    platform = store_services.platforms["shopify"]
+    session = session_for(store_services.store, integration.id)
+    ours = store_services.store.webhook_url(integration)
+    platform.create_webhook_subscription(session, "orders/create", ours)
+    assert [w["address"] for w in control.webhooks(SHOP)] == [ours]
+    placed = control.place_order(SHOP, [{"sku": "TEE-RED", "quantity": 2}])
+
+    browser, csrf = _sign_in(create_app(store_services, {"TESTING": True}), "owner@acme.test")
+    form = {"csrf_token": csrf, "integration": integration.id}
+    synced = browser.post(f"{PORTAL}/sync-orders", data=form)
+    assert _landing(synced) == (
+        PORTAL,
+        {"message": ["orders_synced"], "imported": ["1"]},
+    )
+    assert "Orders synced: 1 imported, 0 updated, 0 unchanged." in _text(
+        browser.get(synced.headers["Location"])
+    )
+    with ctx.uow() as uow:
+        imported = uow.orders.get_by_external(integration.id, str(placed["id"]))
+    assert imported is not None
+    assert [(i.sku, i.quantity) for i in imported.items] == [("TEE-RED", 2)]
+
+    gone = browser.post(f"{PORTAL}/disconnect", data={**form, "confirm": "1"})
+    assert _landing(gone) == (PORTAL, {"message": ["disconnected"]})
+    after = _stored(store_services, integration.id)
+    assert (after.status, after.credentials, after.last_error) == ("disconnected", None, None)
+    assert control.webhooks(SHOP) == []  # our subscription is removed from the store
