@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -215,13 +216,12 @@ def _wait_for_setup(services: Services, timeout: float = 60.0) -> None:
     """Orders placed before the webhook subscriptions exist would wait for reconciliation."""
     from core.services.connect import SETUP_COMMAND  # noqa: PLC0415
 
-    deadline = threading.Event()
     for _ in range(int(timeout / 0.2)):
         with services.ctx.uow() as uow:
             pending = [c for c in uow.outbox.list(kind=SETUP_COMMAND) if c.status != "done"]
         if not pending:
             return
-        deadline.wait(0.2)
+        time.sleep(0.2)
     raise RuntimeError("the demo store's setup did not finish within a minute")
 
 

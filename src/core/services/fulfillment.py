@@ -179,7 +179,8 @@ def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) 
     for other in synced_others:
         for line in other.lines:
             already[line.item_id] = already.get(line.item_id, 0) + line.quantity
-    by_location: dict[str, list[FulfillmentLines]] = {}
+    # location -> fulfillment order -> (line, quantity): one store call per location
+    by_location: dict[str, dict[str, list[tuple[str, int]]]] = {}
     applied_everywhere = True
     for line in shipment.lines:
         item = order.item(line.item_id)
@@ -196,37 +197,31 @@ def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) 
                 f"the store has no fulfillment order line for {item.sku} any more",
                 operation="fulfillment",
             )
-        if fo.status in ("CANCELLED", "CLOSED") and fo_line.remaining_quantity < line.quantity:
-            fulfilled = fo_line.total_quantity - fo_line.remaining_quantity
-            if fo.status == "CANCELLED" or fulfilled < already.get(item.id, 0) + line.quantity:
-                return _cannot_fulfil(
-                    uow,
-                    sc,
-                    integration_id=integration.id,
-                    order=order,
-                    shipment=shipment,
-                    fo_status=fo.status,
-                )
         fulfilled_in_store = fo_line.total_quantity - fo_line.remaining_quantity
-        if fulfilled_in_store < already.get(item.id, 0) + line.quantity:
-            applied_everywhere = False
-        by_location.setdefault(fo.location_id or "", []).append(
-            FulfillmentLines(fo.id, ((fo_line.id, line.quantity),))
-        )
+        already_there = fulfilled_in_store >= already.get(item.id, 0) + line.quantity
+        if fo.status == "CANCELLED" or (fo.status == "CLOSED" and not already_there):
+            return _cannot_fulfil(
+                uow,
+                sc,
+                integration_id=integration.id,
+                order=order,
+                shipment=shipment,
+                fo_status=fo.status,
+            )
+        applied_everywhere = applied_everywhere and already_there
+        by_fo = by_location.setdefault(fo.location_id or "", {})
+        by_fo.setdefault(fo.id, []).append((fo_line.id, line.quantity))
     if applied_everywhere:
         _mark_synced(uow, sc, shipment, "already-fulfilled")
         return None
     ids = []
-    for lines in by_location.values():
-        merged: dict[str, list[tuple[str, int]]] = {}
-        for entry in lines:
-            merged.setdefault(entry.fulfillment_order_id, []).extend(entry.lines)
+    for by_fo in by_location.values():
         result = store.create_fulfillment(
             session,
             FulfillmentRequest(
                 order_id=order.external.external_order_id,
                 lines_by_fulfillment_order=tuple(
-                    FulfillmentLines(fo_id, tuple(fo_lines)) for fo_id, fo_lines in merged.items()
+                    FulfillmentLines(fo_id, tuple(fo_lines)) for fo_id, fo_lines in by_fo.items()
                 ),
                 tracking=Tracking(
                     shipment.carrier, shipment.tracking_number, shipment.tracking_url

@@ -145,24 +145,6 @@ def _mark_error(uow: UnitOfWork, ctx: Context, integration: Integration, message
     )
 
 
-def refresh_due(sc: StoreContext, *, within: timedelta = timedelta(minutes=15)) -> dict[str, int]:
-    """Refresh every connected integration's token that expires within ``within`` (cron)."""
-    counts = {"refreshed": 0, "failed": 0, "fresh": 0}
-    now = sc.ctx.clock.now()
-    with sc.ctx.uow() as uow:
-        candidates = [i for i in uow.integrations.list() if i.is_connected]
-    for integration in candidates:
-        if integration.token_expires_at is None or integration.token_expires_at - now > within:
-            counts["fresh"] += 1
-            continue
-        try:
-            refresh(sc, integration.id, force=True)
-            counts["refreshed"] += 1
-        except PlatformAuthError:
-            counts["failed"] += 1
-    return counts
-
-
 # --- reading and changing integrations (the API) -----------------------------------------------
 
 

@@ -29,6 +29,7 @@ from core.errors import PlatformUnavailable
 from core.model import (
     EDITABLE_STATUSES,
     ExternalRef,
+    InboxEvent,
     Integration,
     LocationMapping,
     OutboundItem,
@@ -40,7 +41,8 @@ from core.serialization import dump_order
 from core.services import allocation
 from core.services._context import raise_alert
 from core.services.integrations import StoreContext, session_for
-from core.services.orders import cancel, describe_unmapped, hold, resolve_unmapped
+from core.services.mapping import resolve_product
+from core.services.orders import cancel, describe_unmapped, hold
 from core.store import StoreFulfillmentOrder, StoreOrder, StoreSession
 
 Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unchanged"]
@@ -160,8 +162,6 @@ def _items(
     existing: Sequence[OutboundItem],
     new_id: object,
 ) -> list[OutboundItem]:
-    from core.services.mapping import resolve_product  # noqa: PLC0415 - mapping imports us not
-
     kept = {i.external_fulfillment_order_line_id: i for i in existing}
     items: list[OutboundItem] = []
     for line in lines:
@@ -346,16 +346,15 @@ def _apply_existing(
         existing.notes = f"{existing.notes}\nCancelled: no lines left for the warehouse".strip()
         uow.orders.update(existing)
         return ImportResult("cancelled", "no lines left for the warehouse", existing.id)
-    if not _differs(existing, order, lines) and (existing.email, existing.rush, existing.notes) == (
-        order.email,
-        is_rush(order),
-        order.note or existing.notes,
-    ):
-        if existing.status == "on_hold" and not _still_held(uow, existing):
-            pass  # a mapping appeared since: rebuild below and allocate
-        else:
-            uow.orders.update(existing)
-            return ImportResult("unchanged", "nothing changed", existing.id)
+    # A held order is rebuilt even when nothing changed: a mapping may have appeared since.
+    unchanged = not _differs(existing, order, lines) and (
+        existing.email,
+        existing.rush,
+        existing.notes,
+    ) == (order.email, is_rush(order), order.note or existing.notes)
+    if unchanged and existing.status != "on_hold":
+        uow.orders.update(existing)
+        return ImportResult("unchanged", "nothing changed", existing.id)
     was_held = existing.status == "on_hold"
     old_reason = existing.hold_reason
     allocation.release(uow, ctx, existing, "store order changed")
@@ -370,7 +369,6 @@ def _apply_existing(
     existing.rush = is_rush(order)
     existing.notes = order.note or existing.notes
     existing.updated_at = ctx.clock.now()
-    resolve_unmapped(uow, existing)
     _settle(
         uow,
         sc,
@@ -447,25 +445,6 @@ def _alert_once(
         integration_id=integration.id,
         subject_id=order.id,
     )
-
-
-def _still_held(uow: UnitOfWork, order: OutboundOrder) -> bool:
-    """Would the order still be held for unmapped lines if rebuilt now?"""
-    from core.services.mapping import resolve_product  # noqa: PLC0415
-
-    integration_id = order.external.integration_id if order.external else None
-    return any(
-        resolve_product(
-            uow,
-            client_id=order.client_id,
-            integration_id=integration_id,
-            variant_id=i.external_variant_id,
-            sku=i.sku,
-            barcode=i.barcode,
-        )
-        is None
-        for i in order.unmapped_items
-    ) or "different warehouses" in (order.hold_reason or "")
 
 
 def close_fulfilled_elsewhere(order: OutboundOrder, now: datetime) -> None:
@@ -575,8 +554,6 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
     """Feed every order updated since the watermark (minus an overlap) through the same
     import as webhooks; with ``manual``, also import what was skipped while automatic import
     was off. The watermark moves to the start of this run only if every order went through."""
-    from core.model import InboxEvent  # noqa: PLC0415
-
     ctx = sc.ctx
     started = ctx.clock.now()
     report = ReconcileReport()

@@ -11,6 +11,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from core.errors import InvalidInput, InvalidShop, PermissionDenied, StorelinkError
+from core.model import Integration
 from core.ports import Rate
 from core.services import connect, integrations, mapping, order_import
 from core.services.connect import ConnectFailed, PendingConnect
@@ -136,19 +137,20 @@ def patch(integration_id: str) -> Json:
 
 @bp.delete("/<platform>/<integration_id>")
 def disconnect(platform: str, integration_id: str) -> Json:
-    user = actor()
-    found = integrations.get_integration(ctx(), user, integration_id)
-    if found.platform != platform:
-        raise ApiError(404, "not_found", "integration not found")
-    return presenters.integration(integrations.disconnect(services().store, user, integration_id))
+    _manageable(platform, integration_id)
+    return presenters.integration(
+        integrations.disconnect(services().store, actor(), integration_id)
+    )
 
 
-def _manageable(platform: str, integration_id: str) -> None:
+def _manageable(platform: str, integration_id: str) -> Integration:
+    """The integration, if the caller may change it (404 for another platform's or tenant's)."""
     user = actor()
     found = integrations.get_integration(ctx(), user, integration_id)
     if found.platform != platform:
         raise ApiError(404, "not_found", "integration not found")
     integrations.require_manager(user, found)
+    return found
 
 
 @bp.post("/<platform>/<integration_id>/sync-orders")
@@ -202,10 +204,8 @@ def products(platform: str, integration_id: str) -> Json:
 
 @bp.post("/<platform>/<integration_id>/products/refresh")
 def refresh_products(platform: str, integration_id: str) -> Json:
-    _manageable(platform, integration_id)
+    found = _manageable(platform, integration_id)
     with ctx().uow() as uow:
-        found = uow.integrations.peek(integration_id)
-        assert found is not None
         queued = connect.enqueue(
             uow,
             ctx(),

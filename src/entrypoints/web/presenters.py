@@ -8,14 +8,12 @@ from typing import Any
 from attrs import asdict
 
 from core.model import (
-    Alert,
     CatalogVariant,
     Client,
     InboxEvent,
     Integration,
     LocationMapping,
     OutboundOrder,
-    OutboxCommand,
     Product,
     ProductMapping,
     Shipment,
@@ -137,8 +135,8 @@ def mapping(m: ProductMapping) -> dict[str, Any]:
     return _plain(m)
 
 
-def inbox_event(e: InboxEvent, *, with_payload: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def inbox_event(e: InboxEvent) -> dict[str, Any]:
+    return {
         "id": e.id,
         "integration_id": e.integration_id,
         "topic": e.topic,
@@ -153,25 +151,3 @@ def inbox_event(e: InboxEvent, *, with_payload: bool = False) -> dict[str, Any]:
         "processed_at": ts(e.processed_at),
         "error": e.error,
     }
-    if with_payload:
-        out["payload"] = e.payload
-    return out
-
-
-def outbox_command(c: OutboxCommand) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "integration_id": c.integration_id,
-        "kind": c.kind,
-        "status": c.status,
-        "attempts": c.attempts,
-        "created_at": ts(c.created_at),
-        "next_attempt_at": ts(c.next_attempt_at),
-        "done_at": ts(c.done_at),
-        "error": c.error,
-        "result": c.result,
-    }
-
-
-def alert(a: Alert) -> dict[str, Any]:
-    return _plain(a)
