@@ -43,10 +43,12 @@ from core.store import (
     FulfillmentResult,
     InventoryBatch,
     InventoryResult,
+    InventorySnapshot,
     OrdersPage,
     ShopInfo,
     StoreEvent,
     StoreFulfillmentOrder,
+    StoreInventoryLevel,
     StoreLocation,
     StoreOrder,
     StoreSession,
@@ -154,6 +156,7 @@ class StorePlatform(Protocol):
     """
 
     name: str
+    inventory_batch_limit: int  # the most quantities one ``set_inventory`` batch may hold
 
     # connect
     def normalize_shop(self, raw: str) -> str:
@@ -220,8 +223,25 @@ class StorePlatform(Protocol):
         self, session: StoreSession, request: FulfillmentRequest
     ) -> FulfillmentResult: ...
 
+    def inventory_levels(
+        self, session: StoreSession, pairs: Sequence[tuple[str, str]]
+    ) -> list[StoreInventoryLevel]:
+        """Current levels of these ``(inventory item id, location id)`` pairs, any number of
+        them (the adapter pages). A pair the store does not stock is left out of the answer."""
+        ...
+
+    def inventory_snapshot(
+        self, session: StoreSession, location_ids: Sequence[str], *, expected_items: int
+    ) -> InventorySnapshot:
+        """Every level at these locations. ``expected_items`` (the catalogue's size as last
+        loaded) lets the adapter choose between paging and an asynchronous bulk export."""
+        ...
+
     def set_inventory(self, session: StoreSession, batch: InventoryBatch) -> InventoryResult:
-        """Apply one batch (<= 250). A stale compare is a per-item result, not an exception."""
+        """Apply one batch (<= ``inventory_batch_limit``) of on-hand quantities, compare-and-set.
+
+        A stale compare is a per-item result, not an exception; retrying with the same
+        idempotency key after an unknown outcome applies the batch at most once."""
         ...
 
 

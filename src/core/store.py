@@ -27,6 +27,7 @@ __all__ = [
     "InventoryItemResult",
     "InventoryQuantity",
     "InventoryResult",
+    "InventorySnapshot",
     "OrderCancelled",
     "OrderEdited",
     "OrderFulfilled",
@@ -38,6 +39,7 @@ __all__ = [
     "StoreEvent",
     "StoreFulfillmentOrder",
     "StoreFulfillmentOrderLine",
+    "StoreInventoryLevel",
     "StoreLocation",
     "StoreOrder",
     "StoreOrderLine",
@@ -212,21 +214,30 @@ class FulfillmentResult:
 
 @frozen
 class InventoryQuantity:
+    """Set the store's stock *on hand* of one item at one location.
+
+    On hand is what the store counts before subtracting its own commitments: a store that
+    sells from it subtracts the units of its unfulfilled orders itself (Shopify: ``available
+    = on_hand - committed - ...``), so orders placed but not yet imported are respected.
+    """
+
     inventory_item_id: str
     location_id: str
     quantity: int
-    change_from: int | None  # compare-and-set: the quantity we believe the store has; None skips
+    change_from: int | None  # compare-and-set: the on hand we believe the store has; None skips
 
 
 @frozen
 class InventoryBatch:
-    """At most 250 quantities, applied once per ``idempotency_key`` (reuse it on retry)."""
+    """Quantities applied all or nothing, once per ``idempotency_key`` (reuse it on retry).
+
+    At most ``StorePlatform.inventory_batch_limit`` quantities.
+    """
 
     idempotency_key: str
     quantities: tuple[InventoryQuantity, ...]
     reason: str = "correction"
     reference_uri: str | None = None
-    name: str = "available"
 
 
 InventoryItemStatus = Literal["applied", "stale", "rejected", "not_applied"]
@@ -250,6 +261,31 @@ class InventoryResult:
     @property
     def applied(self) -> tuple[InventoryItemResult, ...]:
         return tuple(i for i in self.items if i.status == "applied")
+
+
+@frozen
+class StoreInventoryLevel:
+    """One item stocked at one location, as the store counts it."""
+
+    inventory_item_id: str
+    location_id: str
+    on_hand: int
+    available: int
+    committed: int = 0
+
+
+@frozen
+class InventorySnapshot:
+    """Every level of the store's tracked items at some locations (drift repair).
+
+    ``items`` are the inventory items the store still has (a deleted variant's item is not
+    among them); ``locations`` the asked-for locations that still exist and are active. An
+    item in ``items`` without a level at a location in ``locations`` is not stocked there.
+    """
+
+    levels: tuple[StoreInventoryLevel, ...]
+    items: frozenset[str]
+    locations: frozenset[str]
 
 
 @frozen
