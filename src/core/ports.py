@@ -19,10 +19,13 @@ from core.model import (
     ApiToken,
     CatalogVariant,
     Client,
+    DirtyStock,
     InboxEvent,
     InboxStatus,
     Integration,
+    InventoryPushState,
     LocationMapping,
+    OpenUnits,
     OrderStatus,
     OutboundOrder,
     OutboxCommand,
@@ -65,6 +68,7 @@ __all__ = [
     "IdGenerator",
     "InboxRepository",
     "IntegrationRepository",
+    "InventorySyncRepository",
     "LocationMappingRepository",
     "OrderRepository",
     "OutboxRepository",
@@ -364,8 +368,17 @@ class OrderRepository(Protocol):
         """Locked like ``get``."""
         ...
 
+    def peek_external(self, integration_id: str, external_order_id: str) -> OutboundOrder | None:
+        """As ``get_by_external``, without locking: to decide whether a store read is needed."""
+        ...
+
     def update(self, order: OutboundOrder) -> None:
         """Saves the order and its items (items added, changed or removed)."""
+        ...
+
+    def open_units(self, integration_id: str) -> builtins.list[OpenUnits]:
+        """The integration's open orders' units still to ship, summed per product, warehouse,
+        store variant, store location and whether they are reserved (mapped lines only)."""
         ...
 
     def list(
@@ -467,6 +480,28 @@ class ProductMappingRepository(Protocol):
     def update(self, mapping: ProductMapping) -> None: ...
 
     def delete(self, mapping_id: str) -> None: ...
+
+
+class InventorySyncRepository(Protocol):
+    """What stock sync needs to remember: which stock changed, what each store was told."""
+
+    def mark_dirty(
+        self, integration_id: str, product_id: str, warehouse_id: str, when: datetime
+    ) -> None:
+        """Record (or bump the version of) a change to push; cheap, called on every movement."""
+        ...
+
+    def dirty(self, integration_id: str, *, limit: int = 10_000) -> list[DirtyStock]: ...
+
+    def clear_dirty(self, marks: Iterable[DirtyStock]) -> int:
+        """Remove the marks whose version is still the one given (a mark made since stays)."""
+        ...
+
+    def states(self, integration_id: str) -> list[InventoryPushState]: ...
+
+    def save_states(self, states: Iterable[InventoryPushState]) -> None:
+        """Insert or replace, by (mapping, location)."""
+        ...
 
 
 class CatalogRepository(Protocol):
@@ -633,6 +668,9 @@ class UnitOfWork(Protocol):
 
     @property
     def catalog(self) -> CatalogRepository: ...
+
+    @property
+    def inventory(self) -> InventorySyncRepository: ...
 
     @property
     def inbox(self) -> InboxRepository: ...

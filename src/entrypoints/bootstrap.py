@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from attrs import define, field
@@ -192,11 +193,9 @@ def _default_handlers(services: Services) -> Handlers:
     return Handlers(
         inbox=webhooks.handlers(sc),
         outbox={
-            connect.SETUP_COMMAND: lambda uow, c: connect.on_setup_command(sc, uow, c),
-            connect.CATALOG_COMMAND: lambda uow, c: connect.on_catalog_command(sc, uow, c),
-            fulfillment.FULFILLMENT_COMMAND: lambda uow, c: fulfillment.push_fulfillment(
-                sc, uow, c
-            ),
+            connect.SETUP_COMMAND: partial(connect.on_setup_command, sc),
+            connect.CATALOG_COMMAND: partial(connect.on_catalog_command, sc),
+            fulfillment.FULFILLMENT_COMMAND: partial(fulfillment.push_fulfillment, sc),
             **schedule.handlers(sc),
         },
     )

@@ -12,7 +12,7 @@ from core.errors import PayloadError, PlatformThrottled, PlatformUnavailable
 from core.model import InboxEvent, OutboxCommand
 from core.ports import UnitOfWork
 from core.services import Context
-from core.services.worker import Backoff, Handlers, Skip, Worker, retry
+from core.services.worker import Backoff, Handlers, Skip, Worker, in_transaction, retry
 
 
 def _event(ctx: Context, delivery: str = "d1", topic: str = "test/topic", **kw: object) -> str:
@@ -55,7 +55,7 @@ class Recorder:
 def _worker(ctx: Context, handler: Recorder, worker_id: str = "w1", **kw: object) -> Worker:
     return Worker(
         ctx,
-        Handlers(inbox={"test/topic": handler}),
+        Handlers(inbox={"test/topic": in_transaction(handler)}),
         worker_id=worker_id,
         backoff=Backoff(base_seconds=10, cap_seconds=100),
         rand=lambda: 0.0,
@@ -147,7 +147,9 @@ def test_an_event_without_a_handler_is_dead_not_silently_dropped(ctx: Context) -
 def test_a_handler_that_skips_records_why(ctx: Context) -> None:
     event_id = _event(ctx)
     worker = Worker(
-        ctx, Handlers(inbox={"test/topic": lambda uow, e: Skip("test order")}), worker_id="w1"
+        ctx,
+        Handlers(inbox={"test/topic": in_transaction(lambda uow, e: Skip("test order"))}),
+        worker_id="w1",
     )
     assert worker.run_once().skipped == 1
     event = _get(ctx, event_id)
@@ -166,7 +168,9 @@ def test_a_failed_handler_leaves_no_partial_changes(ctx: Context) -> None:
         )
         raise PlatformUnavailable("boom")
 
-    Worker(ctx, Handlers(inbox={"test/topic": half_then_fail}), worker_id="w1").run_once()
+    Worker(
+        ctx, Handlers(inbox={"test/topic": in_transaction(half_then_fail)}), worker_id="w1"
+    ).run_once()
     with ctx.uow() as uow:
         assert uow.outbox.list() == []
     assert _get(ctx, event_id).status == "failed"
@@ -234,7 +238,9 @@ def test_outbox_commands_run_their_kind_handler(ctx: Context) -> None:
         uow.commit()
     seen: list[dict[str, object]] = []
     worker = Worker(
-        ctx, Handlers(outbox={"say": lambda uow, c: seen.append(c.payload)}), worker_id="w"
+        ctx,
+        Handlers(outbox={"say": in_transaction(lambda uow, c: seen.append(c.payload))}),
+        worker_id="w",
     )
     assert worker.drain().processed == 1
     with ctx.uow() as uow:
@@ -242,3 +248,75 @@ def test_outbox_commands_run_their_kind_handler(ctx: Context) -> None:
     assert command is not None
     assert command.status == "done"
     assert seen == [{"x": 2}]
+
+
+class _Tracked:
+    """A unit-of-work factory that counts the transactions open right now."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.inner = ctx.uow
+        self.open = 0
+
+    def __call__(self) -> UnitOfWork:
+        tracked = self
+        uow = self.inner()
+
+        class _Counting:
+            def __enter__(self) -> UnitOfWork:
+                tracked.open += 1
+                return uow.__enter__()
+
+            def __exit__(self, *exc: object) -> None:
+                tracked.open -= 1
+                uow.__exit__(*exc)  # type: ignore[arg-type]
+
+        return _Counting()  # type: ignore[return-value]
+
+
+def test_a_handler_calls_the_store_with_no_transaction_open_and_applies_in_one(
+    ctx: Context,
+) -> None:
+    tracked = _Tracked(ctx)
+    ctx = Context(uow=tracked, clock=ctx.clock, ids=ctx.ids)
+    event_id = _event(ctx)
+    seen: dict[str, int] = {}
+
+    def prepare(event: InboxEvent):  # type: ignore[no-untyped-def]
+        seen["open while calling the store"] = tracked.open
+
+        def apply(uow: UnitOfWork, current: InboxEvent) -> None:
+            seen["open while applying"] = tracked.open
+            assert current.id == event.id
+
+        return apply
+
+    assert (
+        Worker(ctx, Handlers(inbox={"test/topic": prepare}), worker_id="w1").run_once().processed
+        == 1
+    )
+    assert seen == {"open while calling the store": 0, "open while applying": 1}
+    assert _get(ctx, event_id).status == "processed"
+
+
+def test_an_item_whose_lease_was_lost_while_calling_the_store_applies_nothing(
+    ctx: Context, clock: ManualClock
+) -> None:
+    event_id = _event(ctx)
+    applied: list[str] = []
+
+    def prepare(event: InboxEvent):  # type: ignore[no-untyped-def]
+        clock.advance(timedelta(seconds=400))  # the store was slow: the lease ran out
+        with ctx.uow() as uow:  # and another worker claimed the event meanwhile
+            assert [
+                e.id
+                for e in uow.inbox.claim_due(
+                    clock.now(), limit=5, lease_seconds=300, worker_id="w2"
+                )
+            ] == [event.id]
+            uow.commit()
+        return lambda uow, current: applied.append(current.id)
+
+    report = Worker(ctx, Handlers(inbox={"test/topic": prepare}), worker_id="w1").run_once()
+    assert report.lost == 1
+    assert applied == []
+    assert _get(ctx, event_id).locked_by == "w2"

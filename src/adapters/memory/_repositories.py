@@ -19,10 +19,13 @@ from core.model import (
     ApiToken,
     CatalogVariant,
     Client,
+    DirtyStock,
     InboxEvent,
     InboxStatus,
     Integration,
+    InventoryPushState,
     LocationMapping,
+    OpenUnits,
     OrderStatus,
     OutboundOrder,
     OutboxCommand,
@@ -35,6 +38,7 @@ from core.model import (
     SyncRun,
     User,
     Warehouse,
+    open_units,
 )
 
 T = TypeVar("T")
@@ -302,9 +306,20 @@ class MemoryOrderRepository(_Repo):
             None,
         )
 
+    def peek_external(self, integration_id: str, external_order_id: str) -> OutboundOrder | None:
+        return self.get_by_external(integration_id, external_order_id)
+
     def update(self, order: OutboundOrder) -> None:
         self._check_unique(order)
         self._replace("orders", order.id, order, "order")
+
+    def open_units(self, integration_id: str) -> builtins.list[OpenUnits]:
+        return open_units(
+            self._tx.scan(
+                "orders",
+                lambda o: o.external is not None and o.external.integration_id == integration_id,
+            )
+        )
 
     def list(
         self,
@@ -515,6 +530,46 @@ class MemoryProductMappingRepository(_Repo):
 
     def delete(self, mapping_id: str) -> None:
         self._tx.delete("mappings", mapping_id)
+        for key in [k for k in self._tx.table("inventory_states") if k[0] == mapping_id]:
+            self._tx.delete("inventory_states", key)
+
+
+class MemoryInventorySyncRepository(_Repo):
+    def mark_dirty(
+        self, integration_id: str, product_id: str, warehouse_id: str, when: datetime
+    ) -> None:
+        key = (integration_id, product_id, warehouse_id)
+        found: DirtyStock | None = self._tx.get("inventory_dirty", key)
+        version = found.version + 1 if found else 1
+        self._tx.put(
+            "inventory_dirty",
+            key,
+            DirtyStock(integration_id, product_id, warehouse_id, version, when),
+        )
+
+    def dirty(self, integration_id: str, *, limit: int = 10_000) -> builtins.list[DirtyStock]:
+        found = self._tx.scan("inventory_dirty", lambda d: d.integration_id == integration_id)
+        return sorted(found, key=lambda d: (d.marked_at, d.product_id, d.warehouse_id))[:limit]
+
+    def clear_dirty(self, marks: Iterable[DirtyStock]) -> int:
+        cleared = 0
+        for mark in marks:
+            key = (mark.integration_id, mark.product_id, mark.warehouse_id)
+            found: DirtyStock | None = self._tx.get("inventory_dirty", key)
+            if found is not None and found.version == mark.version:
+                self._tx.delete("inventory_dirty", key)
+                cleared += 1
+        return cleared
+
+    def states(self, integration_id: str) -> builtins.list[InventoryPushState]:
+        found = self._tx.scan("inventory_states", lambda s: s.integration_id == integration_id)
+        return sorted(found, key=lambda s: (s.mapping_id, s.location_id))
+
+    def save_states(self, states: Iterable[InventoryPushState]) -> None:
+        for state in states:
+            if self._tx.get("mappings", state.mapping_id) is None:
+                raise NotFound("product mapping not found")
+            self._tx.put("inventory_states", (state.mapping_id, state.location_id), state)
 
 
 class MemoryCatalogRepository(_Repo):

@@ -29,6 +29,8 @@ TABLES = (
     "locations",
     "mappings",
     "catalog",
+    "inventory_states",
+    "inventory_dirty",
     "inbox",
     "outbox",
     "alerts",

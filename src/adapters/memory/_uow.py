@@ -32,6 +32,7 @@ class MemoryUnitOfWork:
         self.locations = r.MemoryLocationMappingRepository(tx)
         self.mappings = r.MemoryProductMappingRepository(tx)
         self.catalog = r.MemoryCatalogRepository(tx)
+        self.inventory = r.MemoryInventorySyncRepository(tx)
         self.inbox = r.MemoryInboxRepository(tx)
         self.outbox = r.MemoryOutboxRepository(tx)
         self.alerts = r.MemoryAlertRepository(tx)

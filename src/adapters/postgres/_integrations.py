@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
 
 from adapters.postgres._rows import (
     CATALOG_VARIANTS,
+    DIRTY,
     INTEGRATIONS,
+    INVENTORY_PUSH_STATES,
     LOCATION_MAPPINGS,
     PRODUCT_MAPPINGS,
 )
 from adapters.postgres._session import Repository, contains_pattern, where
-from core.model import CatalogVariant, Integration, LocationMapping, ProductMapping
+from core.model import (
+    CatalogVariant,
+    DirtyStock,
+    Integration,
+    InventoryPushState,
+    LocationMapping,
+    ProductMapping,
+)
 
 
 class PostgresIntegrationRepository(Repository):
@@ -247,3 +257,56 @@ class PostgresCatalogRepository(Repository):
             " WHERE integration_id = %s AND NOT (external_variant_id = ANY(%s::text[]))",
             [integration_id, list(keep)],
         )
+
+
+class PostgresInventorySyncRepository(Repository):
+    def mark_dirty(
+        self, integration_id: str, product_id: str, warehouse_id: str, when: datetime
+    ) -> None:
+        self._s.write(
+            "INSERT INTO inventory_dirty (integration_id, product_id, warehouse_id, marked_at)"
+            " VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (integration_id, product_id, warehouse_id) DO UPDATE"
+            " SET version = inventory_dirty.version + 1, marked_at = EXCLUDED.marked_at",
+            [integration_id, product_id, warehouse_id, when],
+            savepoint=False,
+        )
+
+    def dirty(self, integration_id: str, *, limit: int = 10_000) -> builtins.list[DirtyStock]:
+        rows = self._s.rows(
+            "SELECT * FROM inventory_dirty WHERE integration_id = %s"
+            " ORDER BY marked_at, product_id, warehouse_id LIMIT %s",
+            [integration_id, limit],
+        )
+        return [DIRTY.load(row) for row in rows]
+
+    def clear_dirty(self, marks: Iterable[DirtyStock]) -> int:
+        marks = list(marks)
+        if not marks:
+            return 0
+        return self._s.write(
+            "DELETE FROM inventory_dirty d USING unnest(%s::text[], %s::text[], %s::text[],"
+            " %s::bigint[]) AS m(integration_id, product_id, warehouse_id, version)"
+            " WHERE d.integration_id = m.integration_id AND d.product_id = m.product_id"
+            " AND d.warehouse_id = m.warehouse_id AND d.version = m.version",
+            [
+                [m.integration_id for m in marks],
+                [m.product_id for m in marks],
+                [m.warehouse_id for m in marks],
+                [m.version for m in marks],
+            ],
+        )
+
+    def states(self, integration_id: str) -> builtins.list[InventoryPushState]:
+        rows = self._s.rows(
+            "SELECT * FROM inventory_push_states WHERE integration_id = %s"
+            " ORDER BY mapping_id, location_id",
+            [integration_id],
+        )
+        return [INVENTORY_PUSH_STATES.load(row) for row in rows]
+
+    def save_states(self, states: Iterable[InventoryPushState]) -> None:
+        params = [INVENTORY_PUSH_STATES.params(state) for state in states]
+        if params:
+            with self._s.atomic({}) as cur:
+                cur.executemany(INVENTORY_PUSH_STATES.upsert(), params)

@@ -19,7 +19,7 @@ from adapters.postgres._rows import (
 )
 from adapters.postgres._session import Repository, where
 from core.errors import NotFound
-from core.model import OrderStatus, OutboundOrder, Shipment
+from core.model import OpenUnits, OrderStatus, OutboundOrder, Shipment
 
 _INSERT_ORDER = sql.SQL("INSERT INTO orders ({columns}) VALUES ({values})").format(
     columns=sql.SQL(", ").join(sql.Identifier(c) for c in ORDER_COLUMNS),
@@ -77,6 +77,43 @@ class PostgresOrderRepository(Repository):
         )
         found = self._with_items(rows)
         return found[0] if found else None
+
+    def peek_external(self, integration_id: str, external_order_id: str) -> OutboundOrder | None:
+        rows = self._s.rows(
+            "SELECT * FROM orders WHERE integration_id = %s AND external_order_id = %s",
+            [integration_id, external_order_id],
+        )
+        found = self._with_items(rows)
+        return found[0] if found else None
+
+    def open_units(self, integration_id: str) -> builtins.list[OpenUnits]:
+        rows = self._s.rows(
+            "SELECT i.product_id, o.warehouse_id, i.external_variant_id AS variant_id,"
+            "       i.external_location_id AS location_id,"
+            "       sum(i.quantity - i.shipped_quantity) FILTER"
+            "           (WHERE o.status IN ('allocated', 'picking', 'packing')) AS reserved,"
+            "       sum(i.quantity - i.shipped_quantity) FILTER"
+            "           (WHERE o.status IN ('pending', 'on_hold')) AS unreserved"
+            " FROM orders o JOIN order_items i ON i.order_id = o.id"
+            " WHERE o.integration_id = %s"
+            "   AND o.status IN ('pending', 'allocated', 'picking', 'packing', 'on_hold')"
+            "   AND i.product_id IS NOT NULL AND i.quantity > i.shipped_quantity"
+            " GROUP BY 1, 2, 3, 4"
+            " ORDER BY 1, 2, coalesce(i.external_variant_id, ''),"
+            "          coalesce(i.external_location_id, '')",
+            [integration_id],
+        )
+        return [
+            OpenUnits(
+                product_id=row["product_id"],
+                warehouse_id=row["warehouse_id"],
+                variant_id=row["variant_id"],
+                location_id=row["location_id"],
+                reserved=int(row["reserved"] or 0),
+                unreserved=int(row["unreserved"] or 0),
+            )
+            for row in rows
+        ]
 
     def number_taken(self, client_id: str, number: str) -> bool:
         row = self._s.row(

@@ -22,8 +22,10 @@ from core.model import (
     ApiToken,
     CatalogVariant,
     Client,
+    DirtyStock,
     InboxEvent,
     Integration,
+    InventoryPushState,
     LocationMapping,
     OutboundItem,
     OutboundOrder,
@@ -157,7 +159,11 @@ STOCK_MOVEMENTS = Table("stock_movements", StockMovement)
 SHIPMENTS = Table("shipments", Shipment, json=frozenset({"lines"}))
 INTEGRATIONS = Table("integrations", Integration, json=frozenset({"settings"}))
 LOCATION_MAPPINGS = Table("location_mappings", LocationMapping)
-PRODUCT_MAPPINGS = Table("product_mappings", ProductMapping, json=frozenset({"last_pushed"}))
+PRODUCT_MAPPINGS = Table("product_mappings", ProductMapping)
+DIRTY = Table("inventory_dirty", DirtyStock, key=("integration_id", "product_id", "warehouse_id"))
+INVENTORY_PUSH_STATES = Table(
+    "inventory_push_states", InventoryPushState, key=("mapping_id", "location_id")
+)
 CATALOG_VARIANTS = Table(
     "catalog_variants", CatalogVariant, key=("integration_id", "external_variant_id")
 )

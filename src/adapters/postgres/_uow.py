@@ -10,6 +10,7 @@ from adapters.postgres._database import PostgresDatabase
 from adapters.postgres._integrations import (
     PostgresCatalogRepository,
     PostgresIntegrationRepository,
+    PostgresInventorySyncRepository,
     PostgresLocationMappingRepository,
     PostgresProductMappingRepository,
 )
@@ -39,6 +40,7 @@ from core.ports import (
     ClientRepository,
     InboxRepository,
     IntegrationRepository,
+    InventorySyncRepository,
     LocationMappingRepository,
     OrderRepository,
     OutboxRepository,
@@ -74,6 +76,7 @@ class PostgresUnitOfWork:
     locations: LocationMappingRepository
     mappings: ProductMappingRepository
     catalog: CatalogRepository
+    inventory: InventorySyncRepository
     inbox: InboxRepository
     outbox: OutboxRepository
     alerts: AlertRepository
@@ -103,6 +106,7 @@ class PostgresUnitOfWork:
         self.locations = PostgresLocationMappingRepository(session)
         self.mappings = PostgresProductMappingRepository(session)
         self.catalog = PostgresCatalogRepository(session)
+        self.inventory = PostgresInventorySyncRepository(session)
         self.inbox = PostgresInboxRepository(session)
         self.outbox = PostgresOutboxRepository(session)
         self.alerts = PostgresAlertRepository(session)

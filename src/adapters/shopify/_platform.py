@@ -702,7 +702,7 @@ class ShopifyPlatform:
         if not batch.quantities:
             return InventoryResult(items=())
         payload: dict[str, object] = {
-            "name": batch.name,
+            "name": "on_hand",
             "reason": batch.reason,
             "quantities": [
                 {

@@ -2,9 +2,11 @@
 
 from core.model.integrations import (
     CatalogVariant,
+    DirtyStock,
     Integration,
     IntegrationSettings,
     IntegrationStatus,
+    InventoryPushState,
     LocationMapping,
     ProductMapping,
 )
@@ -16,12 +18,14 @@ from core.model.orders import (
     TRANSITIONS,
     Address,
     ExternalRef,
+    OpenUnits,
     OrderStatus,
     OutboundItem,
     OutboundOrder,
     Shipment,
     ShipmentLine,
     ShipmentSync,
+    open_units,
 )
 from core.model.stock import MovementKind, Product, StockLevel, StockMovement, Warehouse
 from core.model.tenancy import ROLES, ApiToken, Client, Role, User
@@ -52,14 +56,17 @@ __all__ = [
     "ApiToken",
     "CatalogVariant",
     "Client",
+    "DirtyStock",
     "ExternalRef",
     "InboxEvent",
     "InboxStatus",
     "Integration",
     "IntegrationSettings",
     "IntegrationStatus",
+    "InventoryPushState",
     "LocationMapping",
     "MovementKind",
+    "OpenUnits",
     "OrderStatus",
     "OutboundItem",
     "OutboundOrder",
@@ -76,4 +83,5 @@ __all__ = [
     "SyncRun",
     "User",
     "Warehouse",
+    "open_units",
 ]

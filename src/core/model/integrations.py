@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 IntegrationStatus = Literal["pending", "active", "paused", "error", "disconnected"]
 
@@ -65,7 +65,8 @@ class LocationMapping:
 
 @define
 class ProductMapping:
-    """A store variant and the product it is. ``last_pushed`` is per store location id."""
+    """A store variant and the product it is. What its stock sync last did per store location
+    is an ``InventoryPushState``."""
 
     id: str
     integration_id: str
@@ -77,7 +78,40 @@ class ProductMapping:
     sku: str | None = None
     barcode: str | None = None
     sync_inventory: bool = True
-    last_pushed: dict[str, int] = field(factory=dict)
+
+
+@define
+class InventoryPushState:
+    """Stock sync of one mapped variant at one store location.
+
+    ``quantity`` is the on hand the store was last told or last seen to have: the
+    compare-and-set value of the next push (``None``: unknown, read the store first).
+    ``problem`` is a lasting refusal (the variant is gone, the item is not stocked at the
+    location, the location is gone): such a pair is not pushed again until a drift repair
+    finds it fixed. ``error`` is the last transient failure.
+    """
+
+    mapping_id: str
+    location_id: str  # the store's location id
+    integration_id: str
+    quantity: int | None = None
+    pushed_at: datetime | None = None
+    error: str | None = None
+    error_at: datetime | None = None
+    problem: str | None = None
+
+
+@frozen
+class DirtyStock:
+    """A product's stock at a warehouse changed since the integration last pushed it.
+
+    ``version`` grows with every mark, so a push clears only the marks it has seen."""
+
+    integration_id: str
+    product_id: str
+    warehouse_id: str
+    version: int
+    marked_at: datetime
 
 
 @define

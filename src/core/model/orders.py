@@ -6,6 +6,7 @@ before ``shipped`` may become ``cancelled``. An illegal transition raises and ch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -85,6 +86,7 @@ class OutboundItem:
     external_fulfillment_order_id: str | None = None
     external_fulfillment_order_line_id: str | None = None
     barcode: str | None = None
+    external_location_id: str | None = None  # the store location of its fulfillment order
 
     @property
     def remaining(self) -> int:
@@ -137,6 +139,19 @@ class OutboundOrder:
 
 
 @frozen
+class OpenUnits:
+    """Units of one store's open orders still to ship, per product and warehouse, by the store
+    variant and location they were ordered from (``None``: not known)."""
+
+    product_id: str
+    warehouse_id: str
+    variant_id: str | None
+    location_id: str | None
+    reserved: int  # of orders that hold stock reservations
+    unreserved: int  # of orders pending stock or on hold
+
+
+@frozen
 class ShipmentLine:
     item_id: str
     quantity: int
@@ -156,3 +171,29 @@ class Shipment:
     external_fulfillment_id: str | None = None
     synced_at: datetime | None = None
     sync_error: str | None = None
+
+
+def open_units(orders: Iterable[OutboundOrder]) -> list[OpenUnits]:
+    """``OpenUnits`` of these orders (the rule the database adapters' queries follow)."""
+    sums: dict[tuple[str, str, str | None, str | None], list[int]] = {}
+    for order in orders:
+        if order.status not in OPEN_STATUSES:
+            continue
+        reserving = order.status in RESERVING_STATUSES
+        for item in order.items:
+            if item.product_id is None or item.remaining <= 0:
+                continue
+            key = (
+                item.product_id,
+                order.warehouse_id,
+                item.external_variant_id,
+                item.external_location_id,
+            )
+            pair = sums.setdefault(key, [0, 0])
+            pair[0 if reserving else 1] += item.remaining
+    return [
+        OpenUnits(product, warehouse, variant, location, reserved, unreserved)
+        for (product, warehouse, variant, location), (reserved, unreserved) in sorted(
+            sums.items(), key=lambda kv: tuple(x or "" for x in kv[0])
+        )
+    ]

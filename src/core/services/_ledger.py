@@ -1,4 +1,5 @@
-"""The one way stock changes: a rule applied to the locked level, plus its ledger line."""
+"""The one way stock changes: a rule applied to the locked level, plus its ledger line, and
+the stores that sell the product told (marked dirty) in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from core.model import StockLevel, StockMovement
 from core.model import stock as rules
 from core.ports import UnitOfWork
 from core.services._context import Context
+from core.services.inventory import stock_changed
 
 Rule = Callable[[StockLevel, int], rules.Delta]
 
@@ -40,4 +42,5 @@ def move(
             order_id=order_id,
         )
     )
+    stock_changed(uow, ctx, product_id, warehouse_id)
     return level

@@ -31,7 +31,7 @@ from core.ports import UnitOfWork
 from core.services import mapping
 from core.services._context import Context
 from core.services.integrations import StoreContext, session_for, store_credentials
-from core.services.worker import Skip
+from core.services.worker import OutboxApply, Skip, done, record
 from core.store import Credentials, StoreLocation
 
 SETUP_COMMAND = "integration.setup"
@@ -271,22 +271,24 @@ def setup(sc: StoreContext, integration_id: str) -> dict[str, int]:
     }
 
 
-def on_setup_command(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) -> Skip | None:
-    """Worker handler for ``integration.setup`` (runs its own short transactions)."""
+def on_setup_command(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
+    """Worker handler for ``integration.setup``: runs its own short transactions."""
     integration_id = str(command.payload.get("integration_id") or command.integration_id or "")
-    integration = uow.integrations.peek(integration_id)
-    if integration is None or not integration.is_connected:
-        return Skip("the integration is no longer connected")
-    command.result = dict(setup(sc, integration_id))
-    return None
+    if not _connected(sc, integration_id):
+        return done(Skip("the integration is no longer connected"))
+    return record(dict(setup(sc, integration_id)))
 
 
-def on_catalog_command(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) -> Skip | None:
+def on_catalog_command(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     integration_id = str(command.payload.get("integration_id") or command.integration_id or "")
-    integration = uow.integrations.peek(integration_id)
-    if integration is None or not integration.is_connected:
-        return Skip("the integration is no longer connected")
+    if not _connected(sc, integration_id):
+        return done(Skip("the integration is no longer connected"))
     loaded = mapping.refresh_catalog(sc, integration_id)
     auto = mapping.auto_map(sc.ctx, integration_id) if command.payload.get("auto_map") else None
-    command.result = {"variants": loaded, "auto_mapped": auto.mapped if auto else 0}
-    return None
+    return record({"variants": loaded, "auto_mapped": auto.mapped if auto else 0})
+
+
+def _connected(sc: StoreContext, integration_id: str) -> bool:
+    with sc.ctx.uow() as uow:
+        integration = uow.integrations.peek(integration_id)
+    return integration is not None and integration.is_connected

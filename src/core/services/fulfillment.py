@@ -11,11 +11,12 @@ from core.errors import DomainError, InvalidInput, NotFound, PlatformRejected
 from core.model import OutboundOrder, OutboxCommand, Shipment, ShipmentLine, User
 from core.model import stock as rules
 from core.ports import UnitOfWork
+from core.services import inventory
 from core.services._context import Context, raise_alert, require_staff
 from core.services._ledger import move
 from core.services.integrations import StoreContext, session_for
-from core.services.worker import Skip
-from core.store import FulfillmentLines, FulfillmentRequest, Tracking
+from core.services.worker import OutboxApply, Skip, done
+from core.store import FulfillmentLines, FulfillmentRequest, StoreFulfillmentOrder, Tracking
 
 FULFILLMENT_COMMAND = "fulfillment.create"
 
@@ -141,47 +142,48 @@ def ship(
 # --- telling the store ---------------------------------------------------------------------
 
 
-def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) -> Skip | None:
+def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     """Worker handler for ``fulfillment.create``: fulfil exactly the shipped fulfillment-order
-    lines in the store, with tracking, once.
+    lines in the store, with tracking, once per fulfillment order.
 
-    Fulfilling is not idempotent in the store, so before creating anything the handler reads
-    the fulfillment orders: when the store already shows this shipment's units as fulfilled (a
-    previous attempt succeeded but its answer was lost), it records success without a second
-    fulfilment.
+    Runs outside any transaction: it reads what to fulfil, reads the store's fulfillment
+    orders, creates one store fulfillment per location whose lines the store does not show
+    fulfilled yet, and returns what the worker records in its transaction (which re-checks
+    that the shipment was not marked meanwhile). Fulfilling is not idempotent in the store,
+    so the fulfillment orders are read before anything is created: a location whose units
+    the store already shows as fulfilled (an earlier attempt succeeded there but its answer
+    was lost, or failed at another location) is not fulfilled again.
     """
     shipment_id = str(command.payload.get("shipment_id", ""))
-    shipment = uow.shipments.get(shipment_id)
-    if shipment is None:
-        return Skip("the shipment no longer exists")
-    if shipment.sync_state == "synced":
-        return Skip("already fulfilled in the store")
-    order = uow.orders.get(shipment.order_id)
-    if order is None or order.external is None:
-        return Skip("not a store order")
-    integration = uow.integrations.peek(order.external.integration_id)
+    with sc.ctx.uow() as uow:
+        shipment = uow.shipments.get(shipment_id)
+        if shipment is None:
+            return done(Skip("the shipment no longer exists"))
+        if shipment.sync_state == "synced":
+            return done(Skip("already fulfilled in the store"))
+        order = uow.orders.get(shipment.order_id)
+        if order is None or order.external is None:
+            return done(Skip("not a store order"))
+        integration = uow.integrations.peek(order.external.integration_id)
+        synced_others = [
+            s
+            for s in uow.shipments.for_order(order.id)
+            if s.id != shipment.id and s.sync_state == "synced"
+        ]
     if integration is None or not integration.is_connected:
-        shipment.sync_state = "failed"
-        shipment.sync_error = "the store is not connected"
-        uow.shipments.update(shipment)
-        return Skip("the store is not connected")
+        return _not_connected(shipment.id)
     store = sc.platform(integration.platform)
     session = session_for(sc, integration.id)
     fulfillment_orders = {
         fo.id: fo for fo in store.fulfillment_orders(session, order.external.external_order_id)
     }
-    synced_others = [
-        s
-        for s in uow.shipments.for_order(order.id)
-        if s.id != shipment.id and s.sync_state == "synced"
-    ]
     already: dict[str, int] = {}
     for other in synced_others:
         for line in other.lines:
             already[line.item_id] = already.get(line.item_id, 0) + line.quantity
-    # location -> fulfillment order -> (line, quantity): one store call per location
+    # location -> fulfillment order -> (line, quantity), and whether the store shows it done
     by_location: dict[str, dict[str, list[tuple[str, int]]]] = {}
-    applied_everywhere = True
+    pending_locations: set[str] = set()
     for line in shipment.lines:
         item = order.item(line.item_id)
         if item is None or not item.external_fulfillment_order_id:
@@ -200,22 +202,18 @@ def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) 
         fulfilled_in_store = fo_line.total_quantity - fo_line.remaining_quantity
         already_there = fulfilled_in_store >= already.get(item.id, 0) + line.quantity
         if fo.status == "CANCELLED" or (fo.status == "CLOSED" and not already_there):
-            return _cannot_fulfil(
-                uow,
-                sc,
-                integration_id=integration.id,
-                order=order,
-                shipment=shipment,
-                fo_status=fo.status,
-            )
-        applied_everywhere = applied_everywhere and already_there
-        by_fo = by_location.setdefault(fo.location_id or "", {})
-        by_fo.setdefault(fo.id, []).append((fo_line.id, line.quantity))
-    if applied_everywhere:
-        _mark_synced(uow, sc, shipment, "already-fulfilled")
-        return None
-    ids = []
-    for by_fo in by_location.values():
+            return _rejected_by_store(sc, integration.id, order, shipment.id, fo.status)
+        location = fo.location_id or ""
+        if not already_there:
+            pending_locations.add(location)
+        by_location.setdefault(location, {}).setdefault(fo.id, []).append(
+            (fo_line.id, line.quantity)
+        )
+    ids: list[str] = []
+    tracking_url: str | None = None
+    for location, by_fo in sorted(by_location.items()):
+        if location not in pending_locations:
+            continue  # the store shows these units fulfilled: never twice
         result = store.create_fulfillment(
             session,
             FulfillmentRequest(
@@ -230,11 +228,60 @@ def push_fulfillment(sc: StoreContext, uow: UnitOfWork, command: OutboxCommand) 
             ),
         )
         ids.append(result.fulfillment_id)
-        if result.tracking_url and not shipment.tracking_url:
-            shipment.tracking_url = result.tracking_url
-    _mark_synced(uow, sc, shipment, ",".join(ids))
-    command.result = {"fulfillments": ids}
-    return None
+        tracking_url = tracking_url or result.tracking_url
+    external = ",".join(ids) or "already-fulfilled"
+
+    def apply(uow: UnitOfWork, current: OutboxCommand) -> Skip | None:
+        fresh = uow.shipments.get(shipment_id)
+        if fresh is None or fresh.sync_state == "synced":
+            return Skip("already fulfilled in the store")
+        if tracking_url and not fresh.tracking_url:
+            fresh.tracking_url = tracking_url
+        _mark_synced(uow, sc, fresh, external)
+        located = [
+            (item, line.quantity, location)
+            for line in fresh.lines
+            if (item := order.item(line.item_id)) is not None
+            for location in [_location_of(fulfillment_orders, item.external_fulfillment_order_id)]
+            if location in pending_locations
+        ]
+        inventory.fulfilled_in_store(uow, sc.ctx, integration.id, order.warehouse_id, located)
+        if ids:
+            current.result = {"fulfillments": ids}
+        return None
+
+    return apply
+
+
+def _location_of(fulfillment_orders: dict[str, StoreFulfillmentOrder], fo_id: str | None) -> str:
+    fo = fulfillment_orders.get(fo_id or "")
+    return (fo.location_id or "") if fo else ""
+
+
+def _not_connected(shipment_id: str) -> OutboxApply:
+    def apply(uow: UnitOfWork, _command: OutboxCommand) -> Skip | None:
+        shipment = uow.shipments.get(shipment_id)
+        if shipment is not None and shipment.sync_state != "synced":
+            shipment.sync_state = "failed"
+            shipment.sync_error = "the store is not connected"
+            uow.shipments.update(shipment)
+        return Skip("the store is not connected")
+
+    return apply
+
+
+def _rejected_by_store(
+    sc: StoreContext, integration_id: str, order: OutboundOrder, shipment_id: str, status: str
+) -> OutboxApply:
+    def apply(uow: UnitOfWork, _command: OutboxCommand) -> Skip | None:
+        shipment = uow.shipments.get(shipment_id)
+        if shipment is None or shipment.sync_state == "synced":
+            return Skip("already fulfilled in the store")
+        return _cannot_fulfil(
+            uow, sc, integration_id=integration_id, order=order, shipment=shipment, fo_status=status
+        )
+
+    return apply
 
 
 def _cannot_fulfil(

@@ -76,6 +76,7 @@ class WantedLine:
     line_item_id: str
     quantity: int
     warehouse_id: str
+    location_id: str
     location_is_default: bool
     variant_id: str | None
     sku: str | None
@@ -115,6 +116,7 @@ def wanted_lines(
                     line_item_id=fo_line.line_item_id,
                     quantity=fo_line.remaining_quantity,
                     warehouse_id=location.warehouse_id or "",
+                    location_id=location.external_location_id,
                     location_is_default=location.is_default,
                     variant_id=fo_line.variant_id or (line.variant_id if line else None),
                     sku=fo_line.sku or (line.sku if line else None),
@@ -193,6 +195,7 @@ def _items(
                 external_fulfillment_order_id=line.fulfillment_order_id,
                 external_fulfillment_order_line_id=line.fulfillment_order_line_id,
                 barcode=line.barcode,
+                external_location_id=line.location_id,
             )
         )
     return items
@@ -483,35 +486,41 @@ def apply_order(
     return _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
 
 
-def sync_order(
-    uow: UnitOfWork,
+@frozen
+class StoreState:
+    """An order as the store shows it now, with its fulfillment orders."""
+
+    order: StoreOrder
+    fulfillment_orders: tuple[StoreFulfillmentOrder, ...]
+
+
+def read_order(
     sc: StoreContext,
     integration: Integration,
     order_id: str,
     *,
     seen_at: datetime | None = None,
     current: StoreOrder | None = None,
-    manual: bool = False,
     session: StoreSession | None = None,
-) -> ImportResult:
-    """Read the order (unless given) and its fulfillment orders from the store, then apply.
+) -> StoreState | ImportResult:
+    """Outside any transaction: read the order (unless given) and its fulfillment orders from
+    the store, or say why no store read is needed.
 
     ``seen_at`` is the ``updated_at`` of the webhook that prompted this: a state already
     applied at or after it needs no store call; a store answer older than it means the store
-    has not caught up yet, so the event is retried shortly.
+    has not caught up yet, so the event is retried shortly. ``apply_order`` re-checks the
+    timestamps under the order's row lock, so a state read here that another worker overtook
+    in the meantime changes nothing.
     """
-    if seen_at is not None:
-        existing = uow.orders.get_by_external(integration.id, order_id)
-        if (
-            existing is not None
-            and existing.external_updated_at is not None
-            and seen_at < existing.external_updated_at
-        ):
-            return ImportResult("unchanged", "a newer version is already applied", existing.id)
-    if current is not None:
-        existing = uow.orders.get_by_external(integration.id, order_id)
-        if existing is not None and _looks_applied(existing, current):
-            return ImportResult("unchanged", "already up to date", existing.id)
+    if seen_at is not None or current is not None:
+        with sc.ctx.uow() as uow:
+            existing = uow.orders.peek_external(integration.id, order_id)
+        if existing is not None:
+            applied = existing.external_updated_at
+            if seen_at is not None and applied is not None and seen_at < applied:
+                return ImportResult("unchanged", "a newer version is already applied", existing.id)
+            if current is not None and _looks_applied(existing, current):
+                return ImportResult("unchanged", "already up to date", existing.id)
     store = sc.platform(integration.platform)
     session = session or session_for(sc, integration.id)
     if current is None:
@@ -524,8 +533,21 @@ def sync_order(
             f"older than the webhook ({seen_at.isoformat()}); retrying",
             operation="order",
         )
-    fulfillment_orders = store.fulfillment_orders(session, order_id)
-    return apply_order(uow, sc, integration, current, fulfillment_orders, manual=manual)
+    return StoreState(current, tuple(store.fulfillment_orders(session, order_id)))
+
+
+def apply_state(
+    uow: UnitOfWork,
+    sc: StoreContext,
+    integration: Integration,
+    state: StoreState | ImportResult,
+    *,
+    manual: bool = False,
+) -> ImportResult:
+    """In ``uow``: apply what ``read_order`` found (a ready result passes through)."""
+    if isinstance(state, ImportResult):
+        return state
+    return apply_order(uow, sc, integration, state.order, state.fulfillment_orders, manual=manual)
 
 
 # --- reconciliation ----------------------------------------------------------------------------
@@ -593,17 +615,10 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
                 attempts=1,
             )
             try:
+                state = read_order(sc, integration, order.id, current=order, session=session)
                 with ctx.uow() as uow:
                     fresh = uow.inbox.add(event)
-                    result = sync_order(
-                        uow,
-                        sc,
-                        integration,
-                        order.id,
-                        current=order,
-                        manual=manual,
-                        session=session,
-                    )
+                    result = apply_state(uow, sc, integration, state, manual=manual)
                     if fresh:
                         event.status = "processed" if result.changed else "skipped"
                         event.error = None if result.changed else result.reason
@@ -648,8 +663,9 @@ def _import_skipped(sc: StoreContext, integration: Integration, report: Reconcil
             continue
         done.add(order_id)
         try:
+            state = read_order(sc, integration, order_id)
             with sc.ctx.uow() as uow:
-                result = sync_order(uow, sc, integration, order_id, manual=True)
+                result = apply_state(uow, sc, integration, state, manual=True)
                 stored = uow.inbox.get(event.id)
                 if stored is not None:
                     stored.error = f"imported by a manual sync: {result.outcome}"

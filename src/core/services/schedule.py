@@ -7,20 +7,19 @@ that fires twice queues once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
 from core.model import Integration, OutboxCommand
-from core.ports import UnitOfWork
-from core.services import connect, integrations, order_import
+from core.services import connect, integrations, inventory, order_import
 from core.services.integrations import StoreContext
-from core.services.worker import OutboxHandler, Skip
+from core.services.worker import OutboxApply, OutboxHandler, Skip, done, record
 
-Job = Literal["orders", "tokens", "webhooks"]
-JOBS: tuple[Job, ...] = ("orders", "tokens", "webhooks")
+Job = Literal["orders", "inventory", "tokens", "webhooks"]
+JOBS: tuple[Job, ...] = ("orders", "inventory", "tokens", "webhooks")
 COMMANDS: dict[Job, str] = {
     "orders": "orders.reconcile",
+    "inventory": inventory.SYNC_COMMAND,
     "tokens": "tokens.refresh",
     "webhooks": "webhooks.ensure",
 }
@@ -38,6 +37,8 @@ def is_due(job: Job, integration: Integration, now: datetime) -> bool:
     if job == "webhooks":
         last = integration.webhooks_checked_at
         return last is None or now - last >= WEBHOOKS_EVERY
+    if job == "inventory":
+        return inventory.is_due(integration, now)
     expires = integration.token_expires_at
     return expires is not None and expires - now <= TOKENS_AHEAD
 
@@ -68,6 +69,14 @@ def run(sc: StoreContext, job: Job, integration_id: str) -> dict[str, int]:
         return {**report.as_dict(), "errors": len(report.errors)}
     if job == "webhooks":
         return connect.ensure_webhooks(sc, integration_id)
+    if job == "inventory":
+        pushed = inventory.sync(sc, integration_id, key_seed=sc.ctx.ids.new_id())
+        return {
+            "updated": pushed.updated,
+            "unchanged": pushed.unchanged,
+            "failed": pushed.failed,
+            "errors": len(pushed.errors),
+        }
     integrations.refresh(sc, integration_id)
     return {"refreshed": 1}
 
@@ -85,15 +94,20 @@ def enqueue(sc: StoreContext, job: Job, integration: Integration) -> bool:
 
 
 def handlers(sc: StoreContext) -> dict[str, OutboxHandler]:
-    def handler(job: Job) -> Callable[[UnitOfWork, OutboxCommand], Skip | None]:
-        def handle(uow: UnitOfWork, command: OutboxCommand) -> Skip | None:
+    """Each job runs its own short transactions; nothing is held open while it works."""
+
+    def handler(job: Job) -> OutboxHandler:
+        def prepare(command: OutboxCommand) -> OutboxApply:
             integration_id = str(command.payload.get("integration_id") or "")
-            integration = uow.integrations.peek(integration_id)
+            with sc.ctx.uow() as uow:
+                integration = uow.integrations.peek(integration_id)
             if integration is None or not integration.is_connected:
-                return Skip("the integration is not connected")
-            command.result = dict(run(sc, job, integration_id))
-            return None
+                return done(Skip("the integration is not connected"))
+            counts = dict(run(sc, job, integration_id))
+            return record(counts)
 
-        return handle
+        return prepare
 
-    return {COMMANDS[job]: handler(job) for job in JOBS}
+    table = {COMMANDS[job]: handler(job) for job in JOBS}
+    table.update(inventory.handlers(sc))  # its own: a scheduled sync skips a busy store too
+    return table

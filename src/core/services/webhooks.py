@@ -2,8 +2,9 @@
 
 ``receive`` runs inside the HTTP request after the signature was checked: it stores one
 ``InboxEvent`` per delivery id (a repeat is recognised and stored once) and changes nothing
-else, calls no store API. ``handlers`` builds the worker's handlers per topic: order topics go
-through ``order_import.sync_order``; ``app/uninstalled`` erases the tokens without an API
+else, calls no store API. ``handlers`` builds the worker's handlers per topic: order topics
+read the store outside any transaction (``order_import.read_order``) and apply the result in
+the worker's; ``app/uninstalled`` erases the tokens without an API
 call; the compliance topics are recorded (data requests) or erase personal data (redactions).
 """
 
@@ -22,8 +23,8 @@ from core.ports import UnitOfWork
 from core.serialization import load_order
 from core.services._context import raise_alert
 from core.services.integrations import StoreContext, erase
-from core.services.order_import import sync_order
-from core.services.worker import InboxHandler, Skip
+from core.services.order_import import ImportResult, apply_state, read_order
+from core.services.worker import InboxApply, InboxHandler, Skip, done, in_transaction
 from core.store import (
     AppUninstalled,
     CustomersDataRequest,
@@ -124,24 +125,31 @@ def _integration(uow: UnitOfWork, event: InboxEvent) -> Integration | None:
     return known[0] if known else None
 
 
-def handle_order_event(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
+def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
+    """Read the order from the store (no transaction open), then converge on it."""
     parsed = _event_of(sc, event)
-    integration = _integration(uow, event)
+    with sc.ctx.uow() as uow:
+        integration = _integration(uow, event)
     if integration is None:
-        return Skip("no integration for this shop")
+        return done(Skip("no integration for this shop"))
     if integration.status == "disconnected":
-        return Skip("the store is disconnected")
+        return done(Skip("the store is disconnected"))
     if isinstance(parsed, (OrderPlaced, OrderUpdated, OrderCancelled, OrderFulfilled)):
         order = parsed.order
         if event.source == "reconcile":
-            result = sync_order(uow, sc, integration, order.id, current=order)
+            state = read_order(sc, integration, order.id, current=order)
         else:
-            result = sync_order(uow, sc, integration, order.id, seen_at=order.updated_at)
+            state = read_order(sc, integration, order.id, seen_at=order.updated_at)
     elif isinstance(parsed, OrderEdited):
-        result = sync_order(uow, sc, integration, parsed.order_id)
+        state = read_order(sc, integration, parsed.order_id)
     else:
         raise PayloadError(f"topic {event.topic} carries no order")
-    return None if result.changed else Skip(result.reason or result.outcome)
+
+    def apply(uow: UnitOfWork, _event: InboxEvent) -> Skip | None:
+        result: ImportResult = apply_state(uow, sc, integration, state)
+        return None if result.changed else Skip(result.reason or result.outcome)
+
+    return apply
 
 
 def handle_uninstalled(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Skip | None:
@@ -290,9 +298,12 @@ def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Sk
 
 def handlers(sc: StoreContext) -> dict[str, InboxHandler]:
     def bind(fn: Callable[[StoreContext, UnitOfWork, InboxEvent], Skip | None]) -> InboxHandler:
-        return lambda uow, event: fn(sc, uow, event)
+        return in_transaction(lambda uow, event: fn(sc, uow, event))
 
-    table: dict[str, InboxHandler] = {topic: bind(handle_order_event) for topic in ORDER_TOPICS}
+    def order_event(event: InboxEvent) -> InboxApply:
+        return handle_order_event(sc, event)
+
+    table: dict[str, InboxHandler] = dict.fromkeys(ORDER_TOPICS, order_event)
     table["app/uninstalled"] = bind(handle_uninstalled)
     table["customers/data_request"] = bind(handle_data_request)
     table["customers/redact"] = bind(handle_redaction)

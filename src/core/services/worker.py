@@ -1,5 +1,12 @@
 """The queue worker: claim due inbox events and outbox commands, run the handler registered
-for each, and record the outcome in the handler's own transaction.
+for each, and record the outcome in the same transaction as the handler's changes.
+
+A handler works in two phases so that no store call happens while a transaction holds locks
+(a slow store would otherwise pin a pooled connection and the rows it locked for seconds):
+it is first called with the claimed item *outside* any transaction, where it may call the
+store and run short transactions of its own; it returns an ``Apply`` that the worker runs in
+one short transaction together with recording the outcome, after re-checking that it still
+holds the item's lease. ``in_transaction`` makes a handler that only touches the database.
 
 A failure is retried with exponential backoff and jitter; after the last attempt the item is
 ``dead`` and an alert is raised. Bad input (``InvalidInput``, e.g. an unparseable payload)
@@ -14,7 +21,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from attrs import define, field, frozen
 
@@ -24,6 +31,7 @@ from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", InboxEvent, OutboxCommand)
 
 MAX_ERROR_LENGTH = 1000
 REPLAY_ATTEMPTS = 8  # a replayed item gets this many attempts more
@@ -36,8 +44,34 @@ class Skip:
     reason: str
 
 
-InboxHandler = Callable[[UnitOfWork, InboxEvent], Skip | None]
-OutboxHandler = Callable[[UnitOfWork, OutboxCommand], Skip | None]
+InboxApply = Callable[[UnitOfWork, InboxEvent], Skip | None]
+OutboxApply = Callable[[UnitOfWork, OutboxCommand], Skip | None]
+# Called outside any transaction with the claimed item; returns what to apply in one.
+InboxHandler = Callable[[InboxEvent], InboxApply]
+OutboxHandler = Callable[[OutboxCommand], OutboxApply]
+
+
+def in_transaction(
+    apply: Callable[[UnitOfWork, T], Skip | None],
+) -> Callable[[T], Callable[[UnitOfWork, T], Skip | None]]:
+    """A handler that only reads and writes the database: all of it runs in the outcome's
+    transaction."""
+    return lambda _item: apply
+
+
+def done(result: Skip | None = None) -> Callable[[UnitOfWork, object], Skip | None]:
+    """An ``Apply`` with nothing left to write: the prepare phase did the work."""
+    return lambda _uow, _item: result
+
+
+def record(result: dict[str, Any]) -> OutboxApply:
+    """An ``Apply`` that keeps what the prepare phase did as the command's result."""
+
+    def apply(_uow: UnitOfWork, command: OutboxCommand) -> Skip | None:
+        command.result = result
+        return None
+
+    return apply
 
 
 @frozen
@@ -170,24 +204,26 @@ class Worker:
         else:
             uow.outbox.update(item)
 
-    def _run_handler(self, uow: UnitOfWork, item: QueueItem) -> Skip | None:
+    def _prepare(self, item: QueueItem) -> Callable[[UnitOfWork, QueueItem], Skip | None]:
+        """The handler's first phase, outside any transaction."""
         if isinstance(item, InboxEvent):
             on_event = self.handlers.inbox.get(item.topic)
             if on_event is None:
                 raise NotFound(f"no handler for topic {item.topic!r}", code="no_handler")
-            return on_event(uow, item)
+            return on_event(item)  # type: ignore[return-value]
         on_command = self.handlers.outbox.get(item.kind)
         if on_command is None:
             raise NotFound(f"no handler for command {item.kind!r}", code="no_handler")
-        return on_command(uow, item)
+        return on_command(item)  # type: ignore[return-value]
 
     def _work(self, item: QueueItem) -> Outcome:
         try:
+            apply = self._prepare(item)
             with self.ctx.uow() as uow:
                 current = self._load(uow, item)
                 if current is None:
                     return "lost"
-                result = self._run_handler(uow, current)
+                result = apply(uow, current)
                 now = self.ctx.clock.now()
                 current.locked_by = None
                 current.locked_until = None
