@@ -7,7 +7,6 @@ import pytest
 
 from core.errors import NotFound
 from core.model import InventoryPushState, OpenUnits
-
 from tests.contract.conftest import T0, Make
 
 
