@@ -114,9 +114,10 @@ def test_push_states_go_with_their_mapping(uow_factory, store):
 
 
 def test_a_push_state_of_an_unknown_mapping_is_refused(uow_factory, make, store):
-    with uow_factory() as uow, pytest.raises(NotFound):
-        uow.inventory.save_states([InventoryPushState(make.id(), "1", store["integration"].id, 3)])
-        uow.commit()
+    with uow_factory() as uow:
+        unknown = InventoryPushState(make.id(), "1", store["integration"].id, 3)
+        with pytest.raises(NotFound):
+            uow.inventory.save_states([unknown])
 
 
 def test_open_units_sum_unshipped_mapped_lines_of_open_orders_by_variant_and_location(
