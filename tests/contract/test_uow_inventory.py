@@ -113,11 +113,13 @@ def test_push_states_go_with_their_mapping(uow_factory, store):
         assert uow.inventory.states(integration.id) == []
 
 
-def test_a_push_state_of_an_unknown_mapping_is_refused(uow_factory, make, store):
+def test_a_push_state_of_an_unknown_mapping_is_refused_by_commit(uow_factory, make, store):
+    unknown = InventoryPushState(make.id(), "1", store["integration"].id, 3)
+    with uow_factory() as uow, pytest.raises(NotFound):  # noqa: PT012 - at save or commit
+        uow.inventory.save_states([unknown])
+        uow.commit()
     with uow_factory() as uow:
-        unknown = InventoryPushState(make.id(), "1", store["integration"].id, 3)
-        with pytest.raises(NotFound):
-            uow.inventory.save_states([unknown])
+        assert uow.inventory.states(store["integration"].id) == []
 
 
 def test_open_units_sum_unshipped_mapped_lines_of_open_orders_by_variant_and_location(

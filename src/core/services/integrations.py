@@ -19,6 +19,7 @@ from core.model import Integration, IntegrationSettings, User
 from core.ports import Cipher, StorePlatform, UnitOfWork
 from core.serialization import dump_credentials, load_credentials
 from core.services._context import Context, raise_alert, require_client_visible
+from core.services._stock_queue import queue_sync
 from core.store import Credentials, StoreSession
 
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -184,6 +185,7 @@ def update_settings(
         require_manager(actor, integration)
         integration = uow.integrations.get(integration_id) or integration
         settings = integration.settings
+        before = (settings.inventory_buffer, settings.auto_sync_inventory)
         for name, value in changes.items():
             if name not in names:
                 raise InvalidInput(f"unknown setting {name!r}; known: {', '.join(sorted(names))}")
@@ -197,6 +199,10 @@ def update_settings(
             raise InvalidInput(f"inventory_buffer must be 0 to {MAX_BUFFER}")
         integration.updated_at = ctx.clock.now()
         uow.integrations.update(integration)
+        after = (settings.inventory_buffer, settings.auto_sync_inventory)
+        if after != before and settings.auto_sync_inventory and integration.is_connected:
+            # a new buffer changes every target; sync turned on starts from the store's truth
+            queue_sync(uow, ctx, integration.id, why="settings")
         uow.commit()
     return integration
 

@@ -48,6 +48,7 @@ from core.model import (
 )
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
+from core.services._stock_queue import PUSH_COMMAND, SYNC_COMMAND, queue_push, queue_sync
 from core.services.integrations import (
     StoreContext,
     require_manager,
@@ -63,9 +64,6 @@ from core.store import (
     StoreSession,
 )
 
-PUSH_COMMAND = "inventory.push"  # push what changed (queued by stock movements)
-SYNC_COMMAND = "inventory.sync"  # read the store, repair drift, push everything
-DEBOUNCE = timedelta(seconds=1)
 STALE_ROUNDS = 3  # re-read and resend a stale compare at most this often per push
 MAX_ERROR = 500
 NOT_STOCKED = "the item is not stocked at this store location"
@@ -74,6 +72,26 @@ LOCATION_GONE = "the store location no longer exists or is inactive"
 _KEYS = uuid.UUID("6f1c9a52-2b7e-4f7e-9a35-5d1e3c0b7a11")
 
 Key = tuple[str, str]  # (mapping id, store location id)
+
+__all__ = [
+    "PUSH_COMMAND",
+    "SYNC_COMMAND",
+    "PushReport",
+    "Slot",
+    "fulfilled_in_store",
+    "handlers",
+    "is_due",
+    "products_changed",
+    "push_changes",
+    "queue_push",
+    "queue_sync",
+    "slots",
+    "stock_changed",
+    "stocking_slot",
+    "sync",
+    "sync_now",
+    "targets",
+]
 
 
 # --- the target: pure ----------------------------------------------------------------------
@@ -199,39 +217,24 @@ def stock_changed(uow: UnitOfWork, ctx: Context, product_id: str, warehouse_id: 
             queue_push(uow, ctx, integration.id)
 
 
-def queue_push(uow: UnitOfWork, ctx: Context, integration_id: str) -> bool:
-    """One push per integration and debounce slot: a burst becomes a few batched pushes."""
+def products_changed(
+    uow: UnitOfWork, ctx: Context, integration: Integration, product_ids: Iterable[str]
+) -> None:
+    """A mapping of these products was added, removed or switched on: mark them dirty at
+    every warehouse serving the store, and push if the store syncs automatically."""
+    warehouses = {
+        loc.warehouse_id
+        for loc in uow.locations.for_integration(integration.id)
+        if loc.warehouse_id
+    }
     now = ctx.clock.now()
-    step = DEBOUNCE.total_seconds()
-    slot = int(now.timestamp() // step)
-    due = datetime.fromtimestamp((slot + 1) * step, tz=now.tzinfo)
-    return uow.outbox.add(
-        OutboxCommand(
-            id=ctx.ids.new_id(),
-            kind=PUSH_COMMAND,
-            idempotency_key=f"{PUSH_COMMAND}:{integration_id}:{slot}",
-            created_at=now,
-            next_attempt_at=due,
-            integration_id=integration_id,
-            payload={"integration_id": integration_id},
-        )
-    )
-
-
-def queue_sync(uow: UnitOfWork, ctx: Context, integration_id: str, *, why: str) -> bool:
-    """A full sync (drift repair and push of everything), e.g. after the buffer changed."""
-    now = ctx.clock.now()
-    return uow.outbox.add(
-        OutboxCommand(
-            id=ctx.ids.new_id(),
-            kind=SYNC_COMMAND,
-            idempotency_key=f"{SYNC_COMMAND}:{integration_id}:{why}:{ctx.ids.new_id()}",
-            created_at=now,
-            next_attempt_at=now,
-            integration_id=integration_id,
-            payload={"integration_id": integration_id, "why": why},
-        )
-    )
+    marked = False
+    for product_id in set(product_ids):
+        for warehouse_id in sorted(warehouses):
+            uow.inventory.mark_dirty(integration.id, product_id, warehouse_id, now)
+            marked = True
+    if marked and integration.is_connected and integration.settings.auto_sync_inventory:
+        queue_push(uow, ctx, integration.id)
 
 
 def fulfilled_in_store(

@@ -8,6 +8,7 @@ from attrs import frozen
 from core.errors import NotFound
 from core.model import CatalogVariant, LocationMapping, ProductMapping, User
 from core.ports import UnitOfWork
+from core.services import inventory
 from core.services._context import Context
 from core.services.integrations import (
     StoreContext,
@@ -129,6 +130,7 @@ def auto_map(ctx: Context, integration_id: str) -> AutoMapResult:
             raise NotFound("integration not found")
         unmapped = uow.catalog.list(integration_id, mapped=False, limit=1_000_000)
         taken = {m.product_id for m in uow.mappings.for_integration(integration_id)}
+        added: list[str] = []
         for variant in unmapped:
             product_id = None
             if variant.sku:
@@ -142,7 +144,9 @@ def auto_map(ctx: Context, integration_id: str) -> AutoMapResult:
                 continue
             uow.mappings.add(_mapping_for(ctx, integration_id, variant, product_id))
             taken.add(product_id)
+            added.append(product_id)
             mapped += 1
+        inventory.products_changed(uow, ctx, integration, added)
         uow.commit()
     return AutoMapResult(mapped, skipped)
 
@@ -162,6 +166,7 @@ def map_variant(
             raise NotFound("product not found")
         mapping = _mapping_for(ctx, integration_id, variant, product.id)
         uow.mappings.add(mapping)
+        inventory.products_changed(uow, ctx, integration, [product.id])
         uow.commit()
     return mapping
 
@@ -185,14 +190,19 @@ def set_mapping_sync(
         mapping = _owned_mapping(uow, actor, integration_id, mapping_id)
         mapping.sync_inventory = sync_inventory
         uow.mappings.update(mapping)
+        integration = visible_integration(uow, actor, integration_id)
+        inventory.products_changed(uow, ctx, integration, [mapping.product_id])
         uow.commit()
     return mapping
 
 
 def remove_mapping(ctx: Context, actor: User, integration_id: str, mapping_id: str) -> None:
     with ctx.uow() as uow:
-        _owned_mapping(uow, actor, integration_id, mapping_id)
+        mapping = _owned_mapping(uow, actor, integration_id, mapping_id)
         uow.mappings.delete(mapping_id)
+        # another variant of the product may sell its stock now
+        integration = visible_integration(uow, actor, integration_id)
+        inventory.products_changed(uow, ctx, integration, [mapping.product_id])
         uow.commit()
 
 
@@ -267,5 +277,7 @@ def update_location(
         elif is_default is False:
             target.is_default = False
         uow.locations.update(target)
+        if integration.is_connected and integration.settings.auto_sync_inventory:
+            inventory.queue_sync(uow, ctx, integration_id, why="location")
         uow.commit()
     return target
