@@ -30,6 +30,7 @@ from core.model import Integration, LocationMapping, OutboxCommand, User
 from core.ports import UnitOfWork
 from core.services import mapping
 from core.services._context import Context
+from core.services._stock_queue import queue_sync
 from core.services.integrations import StoreContext, session_for, store_credentials
 from core.services.worker import OutboxApply, Skip, done, record
 from core.store import Credentials, StoreLocation
@@ -263,6 +264,11 @@ def setup(sc: StoreContext, integration_id: str) -> dict[str, int]:
     locations = load_locations(sc, integration_id)
     catalog = mapping.refresh_catalog(sc, integration_id)
     auto = mapping.auto_map(sc.ctx, integration_id)
+    with sc.ctx.uow() as uow:  # from now on the store shows what the warehouse can ship
+        integration = uow.integrations.peek(integration_id)
+        if integration and integration.is_connected and integration.settings.auto_sync_inventory:
+            queue_sync(uow, sc.ctx, integration_id, why="connected")
+            uow.commit()
     return {
         "webhooks_created": webhooks["created"],
         "locations": locations,
