@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -179,15 +180,32 @@ class Stack:
         return found
 
     def settle(self, rounds: int = 20) -> WorkReport:
-        """Deliver every webhook and work every queue item until nothing is left."""
+        """Deliver every webhook and work every queue item until nothing is left, waiting for
+        items due within a moment (stock pushes wait a second for a burst to settle)."""
         total = WorkReport()
         for _ in range(rounds):
             self.control.flush_webhooks(timeout=20)
             report = self.worker.drain()
             total.add(report)
-            if report.total == 0:
+            wait = self._soon_due()
+            if report.total == 0 and wait is None:
                 break
+            if wait:
+                time.sleep(wait)
         return total
+
+    def _soon_due(self, within: float = 1.5) -> float | None:
+        """Seconds until the next queue item that is due within ``within`` seconds."""
+        now = self.services.ctx.clock.now()
+        with self.services.ctx.uow() as uow:
+            waiting = [
+                c.next_attempt_at
+                for status in ("pending", "failed")
+                for c in uow.outbox.list(status=status, limit=1000)  # type: ignore[arg-type]
+            ]
+        soon = [(at - now).total_seconds() for at in waiting]
+        soon = [max(0.0, s) for s in soon if s <= within]
+        return min(soon) + 0.01 if soon else None
 
     def orders(self) -> list[OutboundOrder]:
         with self.services.ctx.uow() as uow:
