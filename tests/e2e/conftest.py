@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 import tests.pg
 from adapters.crypto import generate_key_spec
 from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
-from adapters.postgres import PostgresUnitOfWork
+from adapters.postgres import PostgresDatabase, PostgresUnitOfWork
 from adapters.ratelimit import LimitsRateLimiter
 from adapters.shopify.sandbox import SandboxConfig, SandboxServer
 from core.model import Client, Integration, OutboundOrder, Warehouse
@@ -229,8 +229,11 @@ def make_stack(
     sandbox: SandboxServer,
     app_server: tuple[str, _Dispatch],
     tmp_path: Path,
+    *,
+    db: PostgresDatabase | None = None,
 ) -> Iterator[Stack]:
-    """A fresh world: empty database and sandbox, the app wired to both."""
+    """A fresh world: empty database and sandbox, the app wired to both (``db``: another
+    pool on the same database)."""
     pg_database.reset()
     sandbox.control.reset()
     app_url, dispatch = app_server
@@ -246,7 +249,7 @@ def make_stack(
     )
     services = bootstrap(
         settings,
-        uow=lambda: PostgresUnitOfWork(pg_database.db),
+        uow=lambda: PostgresUnitOfWork(db or pg_database.db),
         passwords=Argon2PasswordHasher(parameters=TEST_PARAMETERS),
         rate_limiter=LimitsRateLimiter("memory://", prefix=f"e2e{uuid.uuid4().hex[:8]}"),
     )
