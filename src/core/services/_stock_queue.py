@@ -14,11 +14,15 @@ SYNC_COMMAND = "inventory.sync"  # read the store, repair drift, push everything
 DEBOUNCE = timedelta(seconds=1)
 
 
-def queue_push(uow: UnitOfWork, ctx: Context, integration_id: str) -> bool:
-    """One push per integration and debounce slot: a burst becomes a few batched pushes."""
+def queue_push(
+    uow: UnitOfWork, ctx: Context, integration_id: str, *, follow_up: bool = False
+) -> bool:
+    """One push per integration and debounce slot: a burst becomes a few batched pushes.
+    ``follow_up``: for changes a running push did not take, in the next slot (this slot's
+    push may be the one that is running)."""
     now = ctx.clock.now()
     step = DEBOUNCE.total_seconds()
-    slot = int(now.timestamp() // step)
+    slot = int(now.timestamp() // step) + (1 if follow_up else 0)
     due = datetime.fromtimestamp((slot + 1) * step, tz=now.tzinfo)
     return uow.outbox.add(
         OutboxCommand(

@@ -345,7 +345,7 @@ def push_changes(sc: StoreContext, integration_id: str, *, key_seed: str) -> Pus
     with sc.ctx.uow() as uow:
         uow.inventory.clear_dirty(m for m in marks if m.product_id not in report.unfinished)
         if uow.inventory.dirty(integration_id, limit=1):
-            queue_push(uow, sc.ctx, integration_id)  # changed while this push ran
+            queue_push(uow, sc.ctx, integration_id, follow_up=True)  # changed meanwhile
         uow.commit()
     return report
 
@@ -705,7 +705,7 @@ def handlers(sc: StoreContext) -> dict[str, OutboxHandler]:
         integration_id = str(command.payload.get("integration_id") or "")
         if _busy(sc, command):
             with sc.ctx.uow() as uow:
-                queue_push(uow, sc.ctx, integration_id)
+                queue_push(uow, sc.ctx, integration_id, follow_up=True)
                 uow.commit()
             return done(Skip("another inventory push of this store is running"))
         report = push_changes(sc, integration_id, key_seed=command.id)
