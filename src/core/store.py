@@ -60,6 +60,14 @@ class Credentials:
     refresh_token: str | None = None
     refresh_token_expires_at: datetime | None = None
 
+    def __repr__(self) -> str:  # keep the tokens out of logs and tracebacks
+        return (
+            f"Credentials(access_token=<redacted>, scopes={self.scopes!r}, "
+            f"expires_at={self.expires_at!r}, refresh_token="
+            f"{'<redacted>' if self.refresh_token else None}, "
+            f"refresh_token_expires_at={self.refresh_token_expires_at!r})"
+        )
+
 
 @frozen
 class StoreSession:

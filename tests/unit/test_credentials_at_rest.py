@@ -105,3 +105,14 @@ def test_sealed_credentials_open_only_on_their_own_integration() -> None:
     theirs.credentials = mine.credentials  # copied onto another row
     with pytest.raises(CryptoError):
         unseal(cipher, theirs)
+
+
+def test_credentials_never_show_their_tokens_when_printed() -> None:
+    from core.store import Credentials
+
+    credentials = Credentials(
+        access_token="shpat_secret_access", refresh_token="shprt_secret_refresh", scopes=("a",)
+    )
+    shown = f"{credentials!r} {credentials!s} {[credentials]}"
+    assert "secret" not in shown
+    assert "<redacted>" in shown

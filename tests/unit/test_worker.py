@@ -8,8 +8,14 @@ from datetime import timedelta
 import pytest
 
 from adapters.system import ManualClock
-from core.errors import PayloadError, PlatformThrottled, PlatformUnavailable
-from core.model import InboxEvent, OutboxCommand
+from core.errors import (
+    PayloadError,
+    PlatformAuthError,
+    PlatformRejected,
+    PlatformThrottled,
+    PlatformUnavailable,
+)
+from core.model import InboxEvent, Integration, OutboxCommand
 from core.ports import UnitOfWork
 from core.services import Context
 from core.services.worker import Backoff, Handlers, Skip, Worker, in_transaction, retry
@@ -138,10 +144,78 @@ def test_a_payload_that_cannot_be_parsed_is_dead_at_once(ctx: Context) -> None:
     assert _get(ctx, event_id).attempts == 1
 
 
-def test_an_event_without_a_handler_is_dead_not_silently_dropped(ctx: Context) -> None:
-    event_id = _event(ctx, topic="unknown/topic")
+def test_an_event_of_a_topic_nothing_handles_is_skipped_with_its_reason_and_no_alert(
+    ctx: Context,
+) -> None:
+    event_id = _event(ctx, topic="orders/paid")
+    assert _worker(ctx, Recorder()).run_once().skipped == 1
+    event = _get(ctx, event_id)
+    assert (event.status, event.error) == ("skipped", "topic orders/paid is not handled")
+    with ctx.uow() as uow:
+        assert uow.alerts.list() == []
+
+
+def test_a_command_without_a_handler_is_dead_not_silently_dropped(ctx: Context) -> None:
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.outbox.add(
+            OutboxCommand(
+                id="c1",
+                kind="unknown.kind",
+                idempotency_key="u1",
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        uow.commit()
     assert _worker(ctx, Recorder()).run_once().dead == 1
-    assert "no handler" in (_get(ctx, event_id).error or "")
+    with ctx.uow() as uow:
+        command = uow.outbox.get("c1")
+    assert command is not None
+    assert "no handler" in (command.error or "")
+
+
+def test_a_store_refusal_is_dead_at_once_with_an_alert(ctx: Context) -> None:
+    event_id = _event(ctx)
+    worker = _worker(ctx, Recorder([PlatformRejected("the fulfillment order is closed")]))
+    assert worker.run_once().dead == 1
+    assert _get(ctx, event_id).attempts == 1
+    with ctx.uow() as uow:
+        assert [a.code for a in uow.alerts.list()] == ["queue_item_dead"]
+
+
+def test_revoked_credentials_stop_at_once_and_put_the_store_in_error(ctx: Context) -> None:
+    now = ctx.clock.now()
+    integration = Integration(
+        id="i1",
+        client_id="c1",
+        platform="shopify",
+        shop_domain="a.myshopify.com",
+        created_at=now,
+        updated_at=now,
+        status="active",
+        credentials="sealed",
+    )
+    with ctx.uow() as uow:
+        uow.integrations.add(integration)
+        uow.commit()
+    event_id = _event(ctx, integration_id="i1")
+    worker = _worker(ctx, Recorder([PlatformAuthError("401: invalid API key or access token")]))
+    assert worker.run_once().dead == 1
+    assert _get(ctx, event_id).attempts == 1
+    with ctx.uow() as uow:
+        found = uow.integrations.peek("i1")
+        codes = sorted(a.code for a in uow.alerts.list())
+    assert found is not None
+    assert found.status == "error"
+    assert "reconnect" in (found.last_error or "")
+    assert codes == ["queue_item_dead", "store_auth_failed"]
+
+
+def test_a_store_outage_is_retried_not_dead(ctx: Context) -> None:
+    _event(ctx)
+    worker = _worker(ctx, Recorder([PlatformUnavailable("503")]))
+    assert worker.run_once().retried == 1
 
 
 def test_a_handler_that_skips_records_why(ctx: Context) -> None:

@@ -9,10 +9,12 @@ one short transaction together with recording the outcome, after re-checking tha
 holds the item's lease. ``in_transaction`` makes a handler that only touches the database.
 
 A failure is retried with exponential backoff and jitter; after the last attempt the item is
-``dead`` and an alert is raised. Bad input (``InvalidInput``, e.g. an unparseable payload)
-is dead at once: retrying cannot help. A worker that dies mid-item loses its lease; another
-worker claims the item again after the lease expires. An item whose lease this worker lost is
-left to its new owner.
+``dead`` and an alert is raised. Bad input (``InvalidInput``, e.g. an unparseable payload) and
+a store error that is not ``retryable`` (a refusal, revoked credentials) are dead at once:
+retrying cannot help; revoked credentials also put the integration in ``error``. An event of
+a topic no handler acts on is ``skipped``, with no alert. A worker that dies mid-item loses
+its lease; another worker claims the item again after the lease expires. An item whose lease
+this worker lost is left to its new owner.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from typing import Any, Literal, TypeVar
 
 from attrs import define, field, frozen
 
-from core.errors import InvalidInput, NotFound, PlatformThrottled, StorelinkError
+from core.errors import (
+    InvalidInput,
+    NotFound,
+    PlatformAuthError,
+    PlatformError,
+    PlatformThrottled,
+    StorelinkError,
+)
 from core.model import InboxEvent, OutboxCommand
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
@@ -208,8 +217,8 @@ class Worker:
         """The handler's first phase, outside any transaction."""
         if isinstance(item, InboxEvent):
             on_event = self.handlers.inbox.get(item.topic)
-            if on_event is None:
-                raise NotFound(f"no handler for topic {item.topic!r}", code="no_handler")
+            if on_event is None:  # a topic the store sends that this app does not act on
+                return done(Skip(f"topic {item.topic} is not handled"))
             return on_event(item)  # type: ignore[return-value]
         on_command = self.handlers.outbox.get(item.kind)
         if on_command is None:
@@ -251,7 +260,13 @@ class Worker:
             current.error = _describe(exc)
             current.locked_by = None
             current.locked_until = None
-            permanent = isinstance(exc, InvalidInput) or getattr(exc, "code", "") == "no_handler"
+            permanent = (
+                isinstance(exc, InvalidInput)
+                or getattr(exc, "code", "") == "no_handler"
+                or (isinstance(exc, PlatformError) and not exc.retryable)
+            )
+            if isinstance(exc, PlatformAuthError) and current.integration_id:
+                _store_refused_us(uow, self.ctx, current.integration_id, exc)
             if permanent or current.attempts >= current.max_attempts:
                 current.status = "dead"
                 what = (
@@ -284,6 +299,31 @@ class Worker:
             self._save(uow, current)
             uow.commit()
             return outcome
+
+
+def _store_refused_us(
+    uow: UnitOfWork, ctx: Context, integration_id: str, exc: PlatformAuthError
+) -> None:
+    """The store no longer accepts our credentials (revoked, app uninstalled): the
+    integration is in ``error`` with an alert until someone reconnects it."""
+    integration = uow.integrations.get(integration_id)
+    if integration is None or integration.status in ("error", "disconnected"):
+        return
+    now = ctx.clock.now()
+    integration.status = "error"
+    integration.last_error = f"the store refused our access token ({exc.message}); reconnect it"
+    integration.last_error_at = now
+    integration.updated_at = now
+    uow.integrations.update(integration)
+    raise_alert(
+        uow,
+        ctx,
+        severity="error",
+        code="store_auth_failed",
+        message=f"{integration.shop_domain}: {integration.last_error}",
+        client_id=integration.client_id,
+        integration_id=integration.id,
+    )
 
 
 def retry(ctx: Context, *, kind: Literal["inbox", "outbox"], item_id: str) -> QueueItem:
