@@ -568,7 +568,7 @@ def test_an_owner_turns_a_mappings_stock_sync_off_and_on_and_removes_it(
     assert not found.sync_inventory
     page = _text(browser.get(off.headers["Location"]))
     assert "no longer synced" in page
-    assert "TEE-RED · Red tee off Sync stock" in page
+    assert "TEE-RED · Red tee off MAIN: 0 Shop front: unknown · not synced Sync stock" in page
     on = browser.post(
         f"{PRODUCTS}/sync", data={**form, "mapping_id": mapping_id, "sync_inventory": "1"}
     )
