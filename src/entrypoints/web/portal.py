@@ -60,7 +60,7 @@ MESSAGES = {
     "inventory_pushed": "Inventory pushed: {updated} updated, {unchanged} already right.",
     "inventory_push_incomplete": (
         "Inventory pushed with problems: {updated} updated, {unchanged} already right, "
-        "{failed} not set; the last inventory sync below says why."
+        "{failed} not set; the store's Products page shows why for each variant."
     ),
     "inventory_push_failed": (
         "The store could not be reached to push inventory. Please try again later."
