@@ -179,6 +179,14 @@ def worker(once: bool, idle: float) -> None:
     help="Reconcile orders changed since the last run (repairs missed webhooks).",
 )
 @click.option(
+    "--inventory",
+    "jobs",
+    flag_value="inventory",
+    multiple=True,
+    help="Push stock to the stores: read each store's levels, repair drift, push what differs "
+    "(stores with automatic sync on whose interval has passed).",
+)
+@click.option(
     "--tokens",
     "jobs",
     flag_value="tokens",
@@ -229,9 +237,10 @@ def sync(jobs: tuple[str, ...], integration_id: str | None, enqueue: bool) -> No
                     failures += 1
                     results.append((job, integration, {"failed": 1}))
                     click.echo(f"{job} {integration.shop_domain}: {exc.message}", err=True)
+        width = max(len(j) for j in schedule.JOBS)
         for job, integration, counts in results:
             summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-            click.echo(f"{job:8} {integration.shop_domain}: {summary}")
+            click.echo(f"{job:{width}} {integration.shop_domain}: {summary}")
         if not results:
             click.echo("nothing is due")
         if failures:

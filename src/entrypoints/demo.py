@@ -226,7 +226,7 @@ def _wait_for_setup(services: Services, timeout: float = 60.0) -> None:
 
 
 def _schedule(services: Services, stop: threading.Event, every: float = 60.0) -> None:
-    """What cron does in production: queue the due syncs (reconciliation, tokens, webhooks)."""
+    """What cron does in production: queue the due syncs (orders, inventory, tokens, webhooks)."""
     from core.services import schedule  # noqa: PLC0415
 
     while not stop.wait(every):

@@ -9,7 +9,11 @@ from click.testing import CliRunner
 
 import tests.pg
 from adapters.crypto import generate_key_spec
+from adapters.shopify import ShopifyPlatform
+from core.model import Integration
+from core.services import inventory
 from entrypoints.cli import main
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -95,3 +99,112 @@ def test_bad_usage_exits_2(env: dict[str, str]) -> None:
     assert CliRunner().invoke(main, ["user", "create", "x@acme.test"], env=env).exit_code == 2
     assert CliRunner().invoke(main, ["nonsense"], env=env).exit_code == 2
     assert CliRunner().invoke(main, ["serve", "--port", "99999"], env=env).exit_code == 2
+
+
+# --- storelink sync: the inventory job ---------------------------------------------------------
+
+needs_inventory_adapter = pytest.mark.skipif(
+    not hasattr(ShopifyPlatform, "inventory_snapshot"),
+    reason="the Shopify adapter does not read inventory levels yet (StorePlatform port)",
+)
+
+
+def _stack_env(stack: Stack, pg_database: tests.pg.ScratchDatabase) -> dict[str, str]:
+    """The command line's environment for the stack's database, keys and simulated store."""
+    settings = stack.services.settings
+    return {
+        "DATABASE_URL": pg_database.url,
+        "STORELINK_DATA_DIR": str(settings.data_dir),
+        "APP_URL": settings.app_url,
+        "SECRET_KEY": settings.secret_key,
+        "TOKEN_ENCRYPTION_KEYS": settings.token_encryption_keys,
+        "SHOPIFY_CLIENT_ID": settings.shopify_client_id,
+        "SHOPIFY_CLIENT_SECRET": settings.shopify_client_secret,
+        "SHOPIFY_SHOP_URL_TEMPLATE": settings.shopify_shop_url_template,
+    }
+
+
+def _never_synced(stack: Stack, integration: Integration) -> None:
+    """Make the store's inventory sync due (whatever connecting already did)."""
+    with stack.services.ctx.uow() as uow:
+        found = uow.integrations.get(integration.id)
+        assert found is not None
+        found.inventory_synced_at = None
+        uow.integrations.update(found)
+        uow.commit()
+
+
+def _inventory_commands(stack: Stack, integration: Integration) -> int:
+    with stack.services.ctx.uow() as uow:
+        return len(
+            uow.outbox.list(integration_id=integration.id, kind=inventory.SYNC_COMMAND, limit=1000)
+        )
+
+
+def test_sync_with_no_flag_queues_the_inventory_sync_of_a_due_store_once(
+    stack: Stack, pg_database: tests.pg.ScratchDatabase
+) -> None:
+    stack.shop("acme", {"TENT-1": 5})
+    integration = stack.connect("acme")
+    _never_synced(stack, integration)
+    env = _stack_env(stack, pg_database)
+    before = _inventory_commands(stack, integration)
+    first = CliRunner().invoke(main, ["sync", "--enqueue"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "inventory acme.myshopify.com: queued 1" in first.stdout.splitlines()
+    assert _inventory_commands(stack, integration) == before + 1
+    again = CliRunner().invoke(main, ["sync", "--inventory", "--enqueue"], env=env)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines() == ["inventory acme.myshopify.com: queued 0"]
+    assert _inventory_commands(stack, integration) == before + 1
+
+
+def test_sync_inventory_of_a_store_that_syncs_nothing_says_so_and_is_not_due_again(
+    stack: Stack, pg_database: tests.pg.ScratchDatabase
+) -> None:
+    stack.shop("acme", {"TENT-1": 5})  # the client has no products: nothing is mapped
+    integration = stack.connect("acme")
+    _never_synced(stack, integration)
+    env = _stack_env(stack, pg_database)
+    first = CliRunner().invoke(main, ["sync", "--inventory"], env=env)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines() == [
+        "inventory acme.myshopify.com: updated 0, unchanged 0, failed 0, errors 0"
+    ]
+    with stack.services.ctx.uow() as uow:
+        synced = uow.integrations.peek(integration.id)
+        run = uow.sync_runs.latest(integration.id, "inventory")
+    assert synced is not None
+    assert synced.inventory_synced_at is not None
+    assert run is not None
+    assert (run.error, run.counts["updated"]) == (None, 0)
+    again = CliRunner().invoke(main, ["sync", "--inventory"], env=env)
+    assert again.stdout.splitlines() == ["nothing is due"]
+
+
+@needs_inventory_adapter
+def test_sync_inventory_puts_right_what_the_store_drifted_to(
+    stack: Stack, pg_database: tests.pg.ScratchDatabase
+) -> None:
+    shop = stack.shop("acme", {"TENT-1": 5})
+    stack.product("TENT-1", on_hand=8)
+    integration = stack.connect("acme")
+    location = shop["primary_location_id"]
+    # a merchant edits the stock in the store's admin
+    stack.control.set_inventory("acme.myshopify.com", location_id=location, sku="TENT-1", on_hand=2)
+    _never_synced(stack, integration)
+    env = _stack_env(stack, pg_database)
+    result = CliRunner().invoke(main, ["sync", "--inventory"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "inventory acme.myshopify.com: updated 1, unchanged 0, failed 0, errors 0"
+    ]
+    level = stack.control.inventory_level("acme.myshopify.com", location_id=location, sku="TENT-1")
+    assert level["on_hand"] == 8
+    assert CliRunner().invoke(main, ["sync", "--inventory"], env=env).stdout == "nothing is due\n"
+    forced = CliRunner().invoke(
+        main, ["sync", "--inventory", "--integration", integration.id], env=env
+    )
+    assert forced.stdout.splitlines() == [
+        "inventory acme.myshopify.com: updated 0, unchanged 1, failed 0, errors 0"
+    ]

@@ -14,6 +14,7 @@ from flask import Flask
 
 from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.web import (
+    api_cron,
     api_health,
     api_integrations,
     api_warehouse,
@@ -48,6 +49,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(api_warehouse.bp)
     app.register_blueprint(api_integrations.bp)
     app.register_blueprint(api_health.bp)
+    app.register_blueprint(api_cron.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(portal.bp)
     return app

@@ -1,5 +1,6 @@
-"""Connecting stores and everything about a connected one: settings, disconnect, order sync,
-the catalog and product mappings, locations, and the webhook events kept for it."""
+"""Connecting stores and everything about a connected one: settings, disconnect, order and
+inventory sync, the catalog and product mappings, locations, and the webhook events kept for
+it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from werkzeug.wrappers import Response
 from core.errors import InvalidInput, InvalidShop, PermissionDenied, StorelinkError
 from core.model import Integration
 from core.ports import Rate
-from core.services import connect, integrations, mapping, order_import
+from core.services import connect, integrations, inventory, mapping, order_import
 from core.services.connect import ConnectFailed, PendingConnect
 from core.services.worker import retry
 from entrypoints.web import presenters
@@ -161,6 +162,25 @@ def sync_orders(platform: str, integration_id: str) -> Json:
     if report.errors:
         body["errors"] = report.errors[:50]
     return body
+
+
+@bp.post("/<platform>/<integration_id>/sync-inventory")
+def sync_inventory(platform: str, integration_id: str) -> Json:
+    """A full inventory sync now: read the store's levels, repair drift, push what differs."""
+    found = _manageable(platform, integration_id)
+    if not found.is_connected:
+        raise ApiError(
+            409,
+            "integration_not_connected",
+            f"{found.shop_domain} is not connected; reconnect it first",
+        )
+    report = inventory.sync_now(services().store, actor(), integration_id)
+    return {
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "errors": report.errors[:50],
+    }
 
 
 # --- catalog and mappings --------------------------------------------------------------------

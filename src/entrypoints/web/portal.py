@@ -16,12 +16,14 @@ from typing import Any, cast
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core.errors import Conflict, InvalidInput, NotFound, StorelinkError
-from core.model import ORDER_STATUSES, InboxStatus, Integration, Product, User
-from core.services import health, integrations, mapping, order_import, orders
+from core.errors import Conflict, InvalidInput, NotFound, PlatformAuthError, StorelinkError
+from core.model import ORDER_STATUSES, InboxStatus, Integration, Product, SyncRun, User
+from core.services import health, integrations, inventory, mapping, order_import, orders
 from core.services import stock as stock_services
 from core.services._context import require_staff
+from core.services.mapping import VariantRow
 from core.services.worker import retry
+from entrypoints.web import presenters
 from entrypoints.web.auth import login_required
 from entrypoints.web.context import actor, ctx, services
 from entrypoints.web.errors import ApiError
@@ -55,6 +57,17 @@ MESSAGES = {
     ),
     "sync_failed": "The store could not be reached to sync orders. Please try again later.",
     "not_connected": "The store is not connected; reconnect it first.",
+    "inventory_pushed": "Inventory pushed: {updated} updated, {unchanged} already right.",
+    "inventory_push_incomplete": (
+        "Inventory pushed with problems: {updated} updated, {unchanged} already right, "
+        "{failed} not set; the store's Products page shows why for each variant."
+    ),
+    "inventory_push_failed": (
+        "The store could not be reached to push inventory. Please try again later."
+    ),
+    "store_access_refused": (
+        "The store no longer accepts storelink's access; reconnect the store."
+    ),
     # products and mappings
     "mapped": "The variant is mapped to the product.",
     "unmapped": "The mapping is removed.",
@@ -79,6 +92,8 @@ COUNTED = {
     "orders_synced": ("imported", "updated", "skipped"),
     "orders_sync_incomplete": ("imported", "updated", "skipped"),
     "auto_mapped": ("mapped", "skipped"),
+    "inventory_pushed": ("updated", "unchanged"),
+    "inventory_push_incomplete": ("updated", "unchanged", "failed"),
 }
 MAX_COUNT_DIGITS = 9
 
@@ -184,6 +199,7 @@ def integrations_page() -> str:
     return render_template(
         "integrations.html",
         integrations=found,
+        inventory_runs=_inventory_runs(found),
         success=MESSAGES.get(success or "") if success == "shopify_connected" else None,
         **_notices(),
         manageable={i.id for i in found if user.can_manage_integrations(i.client_id)},
@@ -220,6 +236,35 @@ def sync_orders() -> Response:
     if report.errors:
         return _back("portal.integrations_page", error="orders_sync_incomplete", **counts)
     return _back("portal.integrations_page", message="orders_synced", **counts)
+
+
+def _inventory_runs(found: list[Integration]) -> dict[str, SyncRun]:
+    """The latest full inventory sync of each store, read in one unit of work."""
+    with ctx().uow() as uow:
+        runs = {i.id: uow.sync_runs.latest(i.id, "inventory") for i in found}
+    return {key: run for key, run in runs.items() if run is not None}
+
+
+@bp.post(f"{PORTAL}/sync-inventory")
+@login_required
+def sync_inventory() -> Response:
+    """The "Push inventory now" button: a full sync (read the store's levels, repair drift,
+    push every synced variant that differs), whatever the store's automatic sync settings."""
+    user = actor()
+    found = _managed(user, _required("integration"), shopify=False)
+    if not found.is_connected:
+        return _back("portal.integrations_page", error="not_connected")
+    try:
+        report = inventory.sync_now(services().store, user, found.id)
+    except PlatformAuthError:
+        return _back("portal.integrations_page", error="store_access_refused")
+    except StorelinkError as exc:
+        log.warning("manual inventory push of %s failed: %s", found.id, exc.code)
+        return _back("portal.integrations_page", error="inventory_push_failed")
+    counts = {"updated": report.updated, "unchanged": report.unchanged, "failed": report.failed}
+    if report.failed or report.errors:
+        return _back("portal.integrations_page", error="inventory_push_incomplete", **counts)
+    return _back("portal.integrations_page", message="inventory_pushed", **counts)
 
 
 # --- the store's catalog and product mappings ------------------------------------------------
@@ -268,6 +313,7 @@ def products_page() -> Response | str:
         "products.html",
         integration=found,
         rows=rows,
+        stock=_variant_stock(found, rows),
         products=known,
         choices=choices,
         more_products=len(choices) == PRODUCT_CHOICES,
@@ -277,6 +323,27 @@ def products_page() -> Response | str:
         **_paging(limit, offset, total),
         **_notices(),
     )
+
+
+def _variant_stock(
+    integration: Integration, rows: list[VariantRow]
+) -> dict[str, presenters.VariantStock]:
+    """Warehouse stock and push state of the page's mapped variants: a few batched reads
+    (locations, levels, push states, warehouse codes), never one per variant."""
+    mappings = [r.mapping for r in rows if r.mapping is not None]
+    if not mappings:
+        return {}
+    with ctx().uow() as uow:
+        locations = uow.locations.for_integration(integration.id)
+        served = {loc.warehouse_id for loc in locations if loc.warehouse_id}
+        if not served:
+            return {}
+        # one read of the client's levels, narrowed to the warehouse when only one serves
+        only = next(iter(served)) if len(served) == 1 else None
+        levels = uow.stock.levels(client_id=integration.client_id, warehouse_id=only)
+        states = uow.inventory.states(integration.id)
+        codes = {w.id: w.code for w in uow.warehouses.list()}
+    return presenters.variant_stock(mappings, locations, levels, states, codes)
 
 
 def _products_back(integration_id: str, **notice: Any) -> Response:

@@ -1,17 +1,19 @@
-"""Models as JSON. Explicit per type: secrets (password hashes, credentials) never leave."""
+"""Models as JSON, and the few views pages need. Explicit per type: secrets (password
+hashes, credentials) never leave."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from attrs import asdict
+from attrs import asdict, frozen
 
 from core.model import (
     CatalogVariant,
     Client,
     InboxEvent,
     Integration,
+    InventoryPushState,
     LocationMapping,
     OutboundOrder,
     Product,
@@ -21,6 +23,7 @@ from core.model import (
     User,
     Warehouse,
 )
+from core.services.inventory import Slot
 
 
 def ts(value: datetime | None) -> str | None:
@@ -151,3 +154,69 @@ def inbox_event(e: InboxEvent) -> dict[str, Any]:
         "processed_at": ts(e.processed_at),
         "error": e.error,
     }
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+@frozen
+class LocationStock:
+    """One mapped variant at one store location that a warehouse serves."""
+
+    location: str
+    active: bool
+    warehouse: str  # the warehouse's code
+    available: int  # the warehouse's on hand minus reserved
+    synced: bool  # does storelink set this variant's stock at this location?
+    store_quantity: int | None  # on hand the store was last told or seen to have
+    pushed_at: datetime | None
+    problem: str | None  # a lasting refusal: not pushed again until a sync finds it fixed
+    error: str | None  # the last failed push
+    error_at: datetime | None
+
+
+@frozen
+class VariantStock:
+    warehouses: list[tuple[str, int]]  # (code, available) per warehouse serving the store
+    locations: list[LocationStock]
+
+
+def variant_stock(
+    mappings: list[ProductMapping],
+    locations: list[LocationMapping],
+    levels: list[StockLevel],
+    states: list[InventoryPushState],
+    warehouse_codes: dict[str, str],
+) -> dict[str, VariantStock]:
+    """Per mapping id: the warehouse stock of its product where the store's locations are
+    served, and what the stock sync last did at each of those locations. Works from rows read
+    once per page (no query per variant)."""
+    served = sorted(
+        (loc for loc in locations if loc.warehouse_id),
+        key=lambda loc: (not loc.is_default, loc.name, loc.external_location_id),
+    )
+    available = {(lv.product_id, lv.warehouse_id): lv.available for lv in levels}
+    pushed = {(st.mapping_id, st.location_id): st for st in states}
+    out: dict[str, VariantStock] = {}
+    for m in mappings:
+        rows = []
+        for loc in served:
+            warehouse_id = loc.warehouse_id or ""
+            state = pushed.get((m.id, loc.external_location_id))
+            rows.append(
+                LocationStock(
+                    location=loc.name or loc.external_location_id,
+                    active=loc.active,
+                    warehouse=warehouse_codes.get(warehouse_id, warehouse_id),
+                    available=available.get((m.product_id, warehouse_id), 0),
+                    synced=Slot(m, loc).synced,
+                    store_quantity=state.quantity if state else None,
+                    pushed_at=state.pushed_at if state else None,
+                    problem=state.problem if state else None,
+                    error=state.error if state else None,
+                    error_at=state.error_at if state else None,
+                )
+            )
+        warehouses = {(r.warehouse, r.available) for r in rows}
+        out[m.id] = VariantStock(warehouses=sorted(warehouses), locations=rows)
+    return out

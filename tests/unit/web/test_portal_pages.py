@@ -20,6 +20,7 @@ from adapters.crypto import generate_key_spec
 from adapters.memory import MemoryDatabase, MemoryUnitOfWork
 from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
 from adapters.ratelimit import LimitsRateLimiter
+from adapters.shopify import ShopifyPlatform
 from adapters.shopify.sandbox import SandboxConfig, SandboxServer
 from adapters.system import ManualClock, UuidIdGenerator
 from core.model import (
@@ -27,6 +28,7 @@ from core.model import (
     InboxEvent,
     InboxStatus,
     Integration,
+    InventoryPushState,
     LocationMapping,
     Product,
     ProductMapping,
@@ -305,6 +307,7 @@ def test_another_clients_integration_is_a_404_page_on_every_page_and_form(
         ("/portal/events/retry", {"event_id": shop.dead.id}),
         (f"{PORTAL}/disconnect", {"confirm": "1"}),
         (f"{PORTAL}/sync-orders", {}),
+        (f"{PORTAL}/sync-inventory", {}),
     ]:
         response = browser.post(path, data={**form, "integration": store, "csrf_token": token})
         assert response.status_code == 404, path
@@ -341,6 +344,7 @@ def test_a_member_sees_the_pages_without_forms_and_every_change_is_403(
     assert "Products" in _text(integrations)
     assert "Disconnect" not in _text(integrations)
     assert "Sync orders now" not in _text(integrations)
+    assert "Push inventory now" not in _text(integrations)
     for path, form in [
         (f"{PRODUCTS}/map", {"external_variant_id": "102", "product_id": shop.mug.id}),
         (f"{PRODUCTS}/unmap", {"mapping_id": shop.tee_mapping.id}),
@@ -350,6 +354,7 @@ def test_a_member_sees_the_pages_without_forms_and_every_change_is_403(
         ("/portal/events/retry", {"event_id": shop.dead.id}),
         (f"{PORTAL}/disconnect", {"confirm": "1"}),
         (f"{PORTAL}/sync-orders", {}),
+        (f"{PORTAL}/sync-inventory", {}),
     ]:
         response = browser.post(path, data={**form, "integration": store, "csrf_token": token})
         assert response.status_code == 403, path
@@ -374,6 +379,7 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
         ("/portal/events/retry", {"event_id": shop.dead.id}),
         (f"{PORTAL}/disconnect", {"confirm": "1"}),
         (f"{PORTAL}/sync-orders", {}),
+        (f"{PORTAL}/sync-inventory", {}),
     ]:
         for sent in ({}, {"csrf_token": "x" + token}):
             response = browser.post(path, data={**form, "integration": store, **sent})
@@ -405,6 +411,86 @@ def test_the_products_page_shows_each_variant_with_its_mapping_and_a_form_for_th
     assert shop.foreign.id not in page
     assert "Auto-map by SKU/barcode" in text
     assert "Stop stock sync" in text
+
+
+def test_the_products_page_shows_warehouse_stock_and_what_each_store_location_was_given(
+    shop: Shop,
+    services: Services,
+    people: People,
+    owner: tuple[FlaskClient, str],
+    member: tuple[FlaskClient, str],
+) -> None:
+    ctx = services.ctx
+    outlet = LocationMapping(
+        id=ctx.ids.new_id(),
+        integration_id=shop.integration.id,
+        external_location_id="7003",
+        name="Outlet",
+        warehouse_id=shop.east.id,
+    )
+    with ctx.uow() as uow:
+        uow.locations.add(outlet)
+        uow.commit()
+    for warehouse, quantity in ((shop.main, 10), (shop.east, 4)):
+        stock_services.receive_stock(
+            ctx, SYSTEM, warehouse_id=warehouse.id, quantity=quantity, product_id=shop.tee.id
+        )
+    orders.create_order(  # reserves 3 at MAIN: 7 left to sell
+        ctx,
+        SYSTEM,
+        client_id=people.acme.id,
+        warehouse_id=shop.main.id,
+        items=[NewItem(quantity=3, product_id=shop.tee.id)],
+    )
+    mug = mapping.map_variant(
+        ctx, SYSTEM, shop.integration.id, external_variant_id="102", product_id=shop.mug.id
+    )
+    mapping.set_mapping_sync(ctx, SYSTEM, shop.integration.id, mug.id, sync_inventory=False)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.inventory.save_states(
+            [
+                InventoryPushState(
+                    mapping_id=shop.tee_mapping.id,
+                    location_id="7001",
+                    integration_id=shop.integration.id,
+                    quantity=6,
+                    pushed_at=now,
+                ),
+                InventoryPushState(
+                    mapping_id=shop.tee_mapping.id,
+                    location_id="7003",
+                    integration_id=shop.integration.id,
+                    problem="the item is not stocked at this store location",
+                    error_at=now,
+                ),
+                InventoryPushState(
+                    mapping_id=mug.id,
+                    location_id="7001",
+                    integration_id=shop.integration.id,
+                    quantity=2,
+                    error="the store timed out",
+                    error_at=now,
+                ),
+            ]
+        )
+        uow.commit()
+    tee = (
+        "Classic tee Red / M TEE-RED TEE-RED · Red tee on EAST: 4 MAIN: 7 "
+        "Shop front: 6 · pushed 2026-01-01 00:00 "
+        "Outlet: unknown · not pushed yet the item is not stocked at this store location"
+    )
+    mug_row = (
+        "Enamel mug Default mug-1 4006381333931 MUG-1 · Big mug off EAST: 0 MAIN: 0 "
+        "Shop front: 2 · not synced 2026-01-01 00:00 the store timed out "
+        "Outlet: unknown · not synced"
+    )
+    for browser, _ in (owner, member):
+        text = _text(browser.get(f"{PRODUCTS}?integration={shop.integration.id}"))
+        assert tee in text
+        assert mug_row in text
+        assert "Harbour poster A2 not mapped" in text
+        assert "Pop-up stall" not in text  # no warehouse serves it: nothing is pushed there
 
 
 def test_the_products_page_filters_unmapped_searches_and_pages(
@@ -568,7 +654,7 @@ def test_an_owner_turns_a_mappings_stock_sync_off_and_on_and_removes_it(
     assert not found.sync_inventory
     page = _text(browser.get(off.headers["Location"]))
     assert "no longer synced" in page
-    assert "TEE-RED · Red tee off Sync stock" in page
+    assert "TEE-RED · Red tee off MAIN: 0 Shop front: unknown · not synced Sync stock" in page
     on = browser.post(
         f"{PRODUCTS}/sync", data={**form, "mapping_id": mapping_id, "sync_inventory": "1"}
     )
@@ -770,6 +856,7 @@ def test_the_integrations_page_links_each_store_to_its_pages_and_offers_the_acti
     assert f'href="{LOCATIONS}?integration={store}"' in page
     assert f'href="/portal/events?integration={store}"' in page
     assert 'action="/portal/settings/integrations/sync-orders"' in page
+    assert 'action="/portal/settings/integrations/sync-inventory"' in page
     assert 'action="/portal/settings/integrations/disconnect"' in page
     assert "Yes, disconnect acme.myshopify.com" in page
 
@@ -805,6 +892,81 @@ def test_syncing_orders_of_a_store_that_is_not_connected_says_so(
     )
     assert _landing(response) == (PORTAL, {"error": ["not_connected"]})
     assert "The store is not connected" in _text(browser.get(response.headers["Location"]))
+    with services.ctx.uow() as uow:
+        assert uow.sync_runs.list(integration_id=quiet.id) == []
+
+
+def test_pushing_inventory_now_shows_the_counts_and_when_the_store_was_last_synced(
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
+) -> None:
+    # connected, but no location is served by a warehouse: the sync has nothing to send
+    quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=True)
+    browser, token = owner
+    before = _text(browser.get(PORTAL))
+    assert "quiet.myshopify.com shopify active never never" in before
+    response = browser.post(
+        f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": quiet.id}
+    )
+    assert _landing(response) == (PORTAL, {"message": ["inventory_pushed"]})
+    after = _text(browser.get(response.headers["Location"]))
+    assert "Inventory pushed: 0 updated, 0 already right." in after
+    assert "quiet.myshopify.com shopify active never 2026-01-01 00:00" in after
+    assert shop.stored(quiet.id).inventory_synced_at == shop.services.ctx.clock.now()
+
+
+def test_a_push_the_store_refuses_says_so_and_the_page_shows_the_syncs_error(
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
+) -> None:
+    services = shop.services
+    expired = Credentials("shpat_x", expires_at=datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
+    store = _add_integration(services, people.acme.id, "expired.myshopify.com", expired)
+    with services.ctx.uow() as uow:  # a mapped variant at a served location: the sync must call
+        uow.locations.add(
+            LocationMapping(
+                id=services.ctx.ids.new_id(),
+                integration_id=store.id,
+                external_location_id="8001",
+                name="Front",
+                warehouse_id=shop.main.id,
+                is_default=True,
+            )
+        )
+        uow.mappings.add(
+            ProductMapping(
+                id=services.ctx.ids.new_id(),
+                integration_id=store.id,
+                product_id=shop.tee.id,
+                external_variant_id="201",
+                created_at=services.ctx.clock.now(),
+                external_inventory_item_id="9201",
+            )
+        )
+        uow.commit()
+    browser, token = owner
+    response = browser.post(
+        f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": store.id}
+    )
+    assert _landing(response) == (PORTAL, {"error": ["store_access_refused"]})
+    page = _text(browser.get(response.headers["Location"]))
+    assert "The store no longer accepts storelink's access; reconnect the store." in page
+    assert (
+        "expired.myshopify.com shopify error never "
+        "never 2026-01-01 00:00: expired.myshopify.com: access token expired" in page
+    )
+
+
+def test_pushing_inventory_of_a_store_that_is_not_connected_says_so(
+    shop: Shop, people: People, services: Services, owner: tuple[FlaskClient, str]
+) -> None:
+    quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=False)
+    browser, token = owner
+    response = browser.post(
+        f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": quiet.id}
+    )
+    assert _landing(response) == (PORTAL, {"error": ["not_connected"]})
+    page = _text(browser.get(response.headers["Location"]))
+    assert "The store is not connected" in page
+    assert "Push inventory now" not in page.split("quiet.myshopify.com")[1]
     with services.ctx.uow() as uow:
         assert uow.sync_runs.list(integration_id=quiet.id) == []
 
@@ -959,3 +1121,81 @@ def test_an_owner_syncs_a_connected_stores_orders_now_and_then_disconnects_it(
     after = _stored(store_services, integration.id)
     assert (after.status, after.credentials, after.last_error) == ("disconnected", None, None)
     assert control.webhooks(SHOP) == []  # our subscription is removed from the store
+
+
+needs_inventory_adapter = pytest.mark.skipif(
+    not hasattr(ShopifyPlatform, "inventory_snapshot"),
+    reason="the Shopify adapter does not read inventory levels yet (StorePlatform port)",
+)
+
+
+@needs_inventory_adapter
+def test_an_owner_pushes_inventory_now_and_the_store_shows_what_the_warehouse_can_ship(
+    sandbox: SandboxServer, store_services: Services
+) -> None:
+    control = sandbox.control
+    front = control.create_shop(SHOP, name="Acme")["primary_location_id"]
+    outlet = control.create_location(SHOP, "Outlet")["id"]  # the tee is not stocked there
+    control.create_product(
+        SHOP, "Classic tee", [{"sku": "TEE-RED", "price": "10.00", "inventory": {front: 5}}]
+    )
+    token = control.issue_token(SHOP, store_services.settings.shopify_scopes, expiring=False)
+    people = People(store_services)
+    ctx = store_services.ctx
+    warehouse = stock_services.create_warehouse(ctx, SYSTEM, code="MAIN", name="Main hall")
+    tee = stock_services.create_product(
+        ctx, SYSTEM, client_id=people.acme.id, sku="TEE-RED", name="Tee"
+    )
+    stock_services.receive_stock(
+        ctx, SYSTEM, warehouse_id=warehouse.id, quantity=9, product_id=tee.id
+    )
+    orders.create_order(  # a manual order reserves 2: the store may sell 7
+        ctx,
+        SYSTEM,
+        client_id=people.acme.id,
+        warehouse_id=warehouse.id,
+        items=[NewItem(quantity=2, product_id=tee.id)],
+    )
+    integration = _add_integration(
+        store_services, people.acme.id, SHOP, Credentials(token["access_token"])
+    )
+    with ctx.uow() as uow:
+        for location_id, name in ((front, "Shop front"), (outlet, "Outlet")):
+            uow.locations.add(
+                LocationMapping(
+                    id=ctx.ids.new_id(),
+                    integration_id=integration.id,
+                    external_location_id=str(location_id),
+                    name=name,
+                    warehouse_id=warehouse.id,
+                    is_default=location_id == front,
+                )
+            )
+        uow.commit()
+    mapping.refresh_catalog(store_services.store, integration.id)
+    assert mapping.auto_map(ctx, integration.id).mapped == 1
+    app = create_app(store_services, {"TESTING": True})
+    api = app.test_client()
+    owner = {"Authorization": f"Bearer {people.tokens['owner@acme']}"}
+    path = f"/api/integrations/shopify/{integration.id}/sync-inventory"
+
+    first = api.post(path, headers=owner)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert (first.get_json()["updated"], first.get_json()["failed"]) == (1, 1)
+    assert control.inventory_level(SHOP, location_id=front, sku="TEE-RED")["on_hand"] == 7
+
+    browser, csrf = _sign_in(app, "owner@acme.test")
+    pushed = browser.post(
+        f"{PORTAL}/sync-inventory", data={"csrf_token": csrf, "integration": integration.id}
+    )
+    assert _landing(pushed) == (
+        PORTAL,
+        {"error": ["inventory_push_incomplete"], "unchanged": ["1"], "failed": ["1"]},
+    )
+    assert "Inventory pushed with problems: 0 updated, 1 already right, 1 not set" in _text(
+        browser.get(pushed.headers["Location"])
+    )
+    when = ctx.clock.now().strftime("%Y-%m-%d %H:%M")
+    products = _text(browser.get(f"{PRODUCTS}?integration={integration.id}"))
+    assert f"MAIN: 7 Shop front: 7 · pushed {when} Outlet: unknown · not pushed yet" in products
+    assert "the item is not stocked at this store location" in products

@@ -445,6 +445,7 @@ def test_another_clients_integration_and_everything_under_it_is_404(
         ("GET", f"{base}/locations", None),
         ("PUT", f"{base}/locations/1", {"warehouse_id": None}),
         ("POST", f"{base}/sync-orders", None),
+        ("POST", f"{base}/sync-inventory", None),
         ("GET", f"/api/integrations/{integration.id}/events", None),
         ("POST", f"/api/integrations/{integration.id}/events/e/retry", None),
     ]:
