@@ -358,6 +358,7 @@ def _push(sc: StoreContext, plan: Plan, *, key_seed: str) -> PushReport:
         state = plan.states.get(key)
         if state is not None and state.problem is not None:
             report.failed += 1
+            report.errors.append(f"{_label(plan, key)}: {state.problem}")
         elif state is not None and state.quantity == target and state.error is None:
             report.unchanged += 1
         else:
