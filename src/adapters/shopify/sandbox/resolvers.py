@@ -66,6 +66,8 @@ __all__ = [
 T = TypeVar("T")
 Node = dict[str, Any]
 if TYPE_CHECKING:
+    from adapters.shopify.sandbox.bulk import BulkOperations
+
     Info: TypeAlias = GraphQLResolveInfo[Any]
 
 # Mutations that must carry ``@idempotent(key: ...)`` from 2026-04 on.
@@ -126,8 +128,8 @@ class RequestContext:
     idempotency_keys: dict[str, str] = field(factory=dict)  # root response key -> key
     user_error_codes: list[str] = field(factory=list)
     search_warnings: list[dict[str, Any]] = field(factory=list)
-    bulk: bool = False
-    run_bulk: Callable[[RequestContext, str], BulkOperation | list[str]] | None = None
+    bulk: bool = False  # executing a bulk query: connections are not paged
+    bulk_operations: BulkOperations | None = None
 
 
 def _ctx(info: Info) -> RequestContext:
@@ -626,8 +628,6 @@ def level_node(ctx: RequestContext, level: InventoryLevel) -> Node:
 
 
 def adjustment_group_node(ctx: RequestContext, group: AdjustmentGroup) -> Node:
-    shop = ctx.shop
-
     def changes(
         info: Info,
         inventoryItemIds: list[str] | None = None,  # noqa: N803
@@ -651,14 +651,10 @@ def adjustment_group_node(ctx: RequestContext, group: AdjustmentGroup) -> Node:
                     "quantityAfterChange": change.quantity_after,
                     "ledgerDocumentUri": change.ledger_document_uri,
                     "item": Lazy(
-                        lambda info, c=change, **_: item_node(
-                            ctx, shop.inventory_items[c.inventory_item_id]
-                        )
+                        lambda info, c=change, **_: _item_or_none(ctx, c.inventory_item_id)
                     ),
                     "location": Lazy(
-                        lambda info, c=change, **_: location_node(
-                            ctx, shop.locations[c.location_id]
-                        )
+                        lambda info, c=change, **_: _location_or_none(ctx, c.location_id)
                     ),
                 }
             )
@@ -674,6 +670,18 @@ def adjustment_group_node(ctx: RequestContext, group: AdjustmentGroup) -> Node:
         "app": _app_node(ctx),
         "changes": Lazy(changes),
     }
+
+
+def _item_or_none(ctx: RequestContext, item_id: int) -> Node | None:
+    """An inventory item's node; ``None`` once its variant was deleted."""
+    item = ctx.shop.inventory_items.get(item_id)
+    return item_node(ctx, item) if item else None
+
+
+def _location_or_none(ctx: RequestContext, location_id: int) -> Node | None:
+    """A location's node; ``None`` once the location was deleted."""
+    location = ctx.shop.locations.get(location_id)
+    return location_node(ctx, location) if location else None
 
 
 def _app_node(ctx: RequestContext) -> Node:
@@ -1273,10 +1281,10 @@ def subscription_node(ctx: RequestContext, subscription: Subscription) -> Node:
     }
 
 
-def bulk_operation_node(
-    ctx: RequestContext, operation: BulkOperation, status: str | None = None
-) -> Node:
-    status = status or operation.status
+def bulk_operation_node(ctx: RequestContext, operation: BulkOperation) -> Node:
+    if ctx.bulk_operations is not None:
+        ctx.bulk_operations.refresh(ctx.shop, operation)
+    status = operation.status
     done = status == "COMPLETED"
     url = f"{ctx.base_url}_sandbox/bulk/{ctx.shop.domain}/{operation.id}.jsonl"
     return {
@@ -1287,7 +1295,7 @@ def bulk_operation_node(
         "query": operation.query,
         "errorCode": operation.error_code,
         "createdAt": gql_time(operation.created_at),
-        "completedAt": gql_time(operation.completed_at) if done else None,
+        "completedAt": gql_time(operation.completed_at),
         "objectCount": str(operation.object_count if done else 0),
         "rootObjectCount": str(operation.root_object_count if done else 0),
         "fileSize": str(operation.file_size) if done else None,
@@ -1883,13 +1891,13 @@ def mutation_root(ctx: RequestContext) -> Node:
         return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
     def bulk_operation_run_query(info: Info, query: str, **_: Any) -> Node:
-        if ctx.run_bulk is None:  # pragma: no cover - the service always provides it
+        if ctx.bulk_operations is None:  # pragma: no cover - the service always provides it
             raise GraphQLError("bulk operations are not available")
-        outcome = ctx.run_bulk(ctx, query)
-        if isinstance(outcome, list):
-            errors = [SandboxError(m, code="INVALID", field=["query"]) for m in outcome]
-            return {"bulkOperation": None, "userErrors": _user_errors(ctx, errors, coded=True)}
-        return {"bulkOperation": bulk_operation_node(ctx, outcome, "CREATED"), "userErrors": []}
+        try:
+            started = ctx.bulk_operations.start(ctx, query)
+        except UserErrors as exc:
+            return {"bulkOperation": None, "userErrors": _user_errors(ctx, exc.errors, coded=True)}
+        return {"bulkOperation": bulk_operation_node(ctx, started), "userErrors": []}
 
     return {
         "fulfillmentCreate": Lazy(fulfillment_create),
