@@ -1370,6 +1370,13 @@ _ORDER_SEARCH: dict[str, Getter] = {
     "source_name": lambda o: cast(Order, o).source_name,
 }
 
+_BULK_SEARCH: dict[str, Getter] = {
+    "status": lambda op: cast(BulkOperation, op).status.lower(),
+    "operation_type": lambda op: "query",  # the sandbox runs bulk queries only
+    "created_at": lambda op: cast(BulkOperation, op).created_at,
+    "id": lambda op: cast(BulkOperation, op).id,
+}
+
 _ORDER_SORT: dict[str, Callable[[Order], tuple[Any, ...]]] = {
     "ID": lambda o: (o.id,),
     "CREATED_AT": lambda o: (_ts(o.created_at), o.id),
@@ -1562,6 +1569,27 @@ def query_root(ctx: RequestContext) -> Node:
         latest = max(shop.bulk_operations.values(), key=lambda op: op.id)
         return bulk_operation_node(ctx, latest)
 
+    def bulk_operations(info: Info, **arguments: Any) -> Node:
+        found = list(shop.bulk_operations.values())
+        if ctx.bulk_operations is not None:
+            found = [ctx.bulk_operations.refresh(shop, op) for op in found]
+        found = _filtered(ctx, info, found, arguments.get("query"), _BULK_SEARCH)
+        newest_first = not arguments.get("reverse")  # Shopify: newest first by default
+        completed = arguments.get("sortKey") == "COMPLETED_AT"
+
+        def key(op: BulkOperation) -> tuple[Any, ...]:
+            when = op.completed_at if completed else op.created_at
+            stamp = _ts(when) if when else 0
+            return (-stamp, -op.id) if newest_first else (stamp, op.id)
+
+        return paginate(
+            ctx,
+            found,
+            key,
+            lambda op: bulk_operation_node(ctx, op),
+            {**arguments, "reverse": False},
+        )
+
     def bulk_operation(info: Info, id: str) -> Node | None:
         found = shop.bulk_operations.get(_id_arg(id, "BulkOperation") or 0)
         return bulk_operation_node(ctx, found) if found else None
@@ -1611,6 +1639,7 @@ def query_root(ctx: RequestContext) -> Node:
         "webhookSubscription": Lazy(webhook_subscription),
         "currentBulkOperation": Lazy(current_bulk_operation),
         "bulkOperation": Lazy(bulk_operation),
+        "bulkOperations": Lazy(bulk_operations),
         "node": Lazy(node),
         "nodes": Lazy(nodes),
         "currentAppInstallation": Lazy(current_app_installation),
