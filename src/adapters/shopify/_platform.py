@@ -706,6 +706,13 @@ class ShopifyPlatform:
         self, session: StoreSession, document: str, what: str, patience: _Patience
     ) -> BulkOperation:
         """Start the bulk query, after any other bulk query of the app on the shop has ended."""
+
+        def running() -> BulkOperation | None:
+            listed = self._graphql.query(
+                session, "ActiveBulkOperations", {}, ActiveBulkAnswer
+            ).bulk_operations.nodes
+            return next((op for op in listed if op.status in _BULK_RUNNING), None)
+
         while True:
             started = self._graphql.query(
                 session,
@@ -723,14 +730,11 @@ class ShopifyPlatform:
                     operation="BulkOperationRunQuery",
                 )
             log.info("shopify bulk %s on %s waits for a running bulk query", what, session.shop)
-
-            def running() -> BulkOperation | None:
-                listed = self._graphql.query(
-                    session, "ActiveBulkOperations", {}, ActiveBulkAnswer
-                ).bulk_operations.nodes
-                return next((op for op in listed if op.status in _BULK_RUNNING), None)
-
-            self._await_bulk(running(), running, patience)
+            other = running()
+            if other is None:  # it ended in between (or is not listed yet): a moment, then again
+                patience.wait(self.sleep)
+            else:
+                self._await_bulk(other, running, patience)
 
     def _await_bulk(
         self,

@@ -906,6 +906,25 @@ def test_a_bulk_export_waits_for_another_bulk_query_of_the_app_to_end_then_start
     assert fake_sleep.calls == [1.0, 1.0]  # polling starts over for our own operation
 
 
+def test_a_busy_shop_whose_bulk_query_just_ended_is_asked_again_after_a_pause(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession, fake_sleep: Any
+) -> None:
+    shop.script.extend(
+        [
+            answers.ok(_busy()),
+            answers.ok(_active()),  # already gone
+            answers.ok(_started("COMPLETED")),  # done at once: nothing to poll
+        ]
+    )
+    assert platform.bulk_catalog(session) == ()
+    assert fake_sleep.calls == [1.0]
+    assert _operations(shop) == [
+        "BulkOperationRunQuery",
+        "ActiveBulkOperations",
+        "BulkOperationRunQuery",
+    ]
+
+
 def test_a_bulk_query_that_keeps_the_shop_busy_too_long_is_unavailable(
     platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
 ) -> None:
