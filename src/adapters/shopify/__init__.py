@@ -3,7 +3,8 @@
 OAuth (authorization URL, callback HMAC, code exchange for expiring offline tokens, refresh
 with rotation), webhooks (body HMAC with the current and previous secret, payloads parsed
 into core events), and the GraphQL Admin API (paced through the shared ``RateLimiter``,
-retried, with typed errors). ``sandbox/`` is a simulated Shopify for tests and the demo.
+retried, with typed errors; large reads as bulk operations). ``sandbox/`` is a simulated
+Shopify for tests and the demo.
 """
 
 from adapters.shopify._config import (
@@ -11,6 +12,7 @@ from adapters.shopify._config import (
     DEFAULT_API_VERSION,
     DEFAULT_SCOPES,
     DEFAULT_SHOP_URL_TEMPLATE,
+    INVENTORY_BULK_THRESHOLD,
     ShopifyConfig,
 )
 from adapters.shopify._documents import DOCUMENTS
@@ -25,6 +27,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "DEFAULT_SHOP_URL_TEMPLATE",
     "DOCUMENTS",
+    "INVENTORY_BULK_THRESHOLD",
     "MAX_INVENTORY_BATCH",
     "REQUIRED_TOPICS",
     "TOPICS",

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_SCOPES",
     "DEFAULT_SHOP_URL_TEMPLATE",
+    "INVENTORY_BULK_THRESHOLD",
     "ShopifyConfig",
 ]
 
@@ -35,6 +36,11 @@ CATALOG_PAGE_SIZE = 166
 divides Shopify's bucket sizes (2,000 Standard, 4,000 Advanced, 20,000 Plus), so the shared
 moving-window budget fits whole pages into a window with nothing left over; pages of 250
 (752 points) fit only twice into 2,000 and pace a full read about a third slower."""
+
+INVENTORY_BULK_THRESHOLD = 2000
+"""Above this many inventory items a whole-store inventory read is one bulk operation (a few
+points and a file, however large the store) instead of pages (about 1 point per item plus 5
+per level, some 12,000 points, two minutes of a Standard bucket, at 2,000 items)."""
 
 _API_VERSION = re.compile(r"[0-9]{4}-(01|04|07|10)|unstable")
 _TEMPLATE = re.compile(r"https?://[^\s{}]*\{shop\}[^\s{}]*")
@@ -113,6 +119,13 @@ class ShopifyConfig:
     callback_max_skew_seconds: int = field(default=60, validator=_at_least(0))
     # catalog variants per GraphQL page (Shopify caps connections at 250 nodes); see below
     catalog_page_size: int = field(default=CATALOG_PAGE_SIZE, validator=_at_least(1, 250))
+    # whole-store inventory reads: paged up to this many items, a bulk operation above
+    inventory_bulk_threshold: int = field(default=INVENTORY_BULK_THRESHOLD, validator=_at_least(0))
+    # bulk operations: first poll after bulk_poll_seconds, doubling up to bulk_poll_max_seconds;
+    # an operation (and the wait for another app bulk query to end) may take bulk_max_wait_seconds
+    bulk_poll_seconds: float = field(default=1.0, validator=_at_least(0.001))
+    bulk_poll_max_seconds: float = field(default=10.0, validator=_at_least(0.001))
+    bulk_max_wait_seconds: float = field(default=900.0, validator=_at_least(0))
 
     def __attrs_post_init__(self) -> None:
         if not self.scopes:

@@ -2,8 +2,10 @@
 
 Shopify charges up front what a query could cost (``requestedQueryCost``) and refunds the
 difference after (``actualQueryCost``): scalars and enums 0, an object 1, a connection 2 plus
-``first`` (or ``last``) times the cost of one node, a mutation 10. The client uses this
-estimate to wait for enough budget before it sends a query, rather than being throttled.
+``first`` (or ``last``) times the cost of one node, a list asked for by ``ids`` or ``names``
+(``nodes(ids:)``, ``quantities(names:)``) as many objects as it names, a mutation 10. The
+client uses this estimate to wait for enough budget before it sends a query, rather than
+being throttled.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from graphql import (
     FragmentSpreadNode,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -43,6 +46,21 @@ def _page_size(node: FieldNode, variables: Mapping[str, object]) -> int | None:
     return None
 
 
+def _list_size(node: FieldNode, variables: Mapping[str, object]) -> int:
+    """How many objects a list field asks for by its ``ids`` or ``names`` (1 otherwise)."""
+    for argument in node.arguments or ():
+        if argument.name.value not in ("ids", "names"):
+            continue
+        value = argument.value
+        if isinstance(value, ListValueNode):
+            return max(1, len(value.values))
+        if isinstance(value, VariableNode):
+            given = variables.get(value.name.value)
+            if isinstance(given, list | tuple):
+                return max(1, len(given))
+    return 1
+
+
 def _cost(
     selection_set: SelectionSetNode | None,
     fragments: Mapping[str, FragmentDefinitionNode],
@@ -61,8 +79,9 @@ def _cost(
             if selection.selection_set is None or selection.name.value in _FREE:
                 continue  # a scalar or enum
             size = _page_size(selection, variables)
-            if size is None:  # an object
-                total += 1 + _cost(selection.selection_set, fragments, variables)
+            if size is None:  # an object, or a list of as many as it names
+                each = 1 + _cost(selection.selection_set, fragments, variables)
+                total += _list_size(selection, variables) * each
             else:  # a connection: each of its nodes or edges costs as an object
                 total += 2 + size * _node_cost(selection.selection_set, fragments, variables)
     return total

@@ -14,8 +14,12 @@ from typing import Final
 __all__ = [
     "DOCUMENTS",
     "FULFILLMENT_ORDERS_PAGE_SIZE",
+    "INVENTORY_ITEMS_PAGE_SIZE",
+    "INVENTORY_LEVELS_BY_ID_SIZE",
+    "INVENTORY_QUANTITY_NAMES",
     "LINE_ITEMS_PAGE_SIZE",
     "LOCATIONS_PAGE_SIZE",
+    "LOCATION_LEVELS_PAGE_SIZE",
     "MAX_CATALOG_PAGE_SIZE",
     "ORDERS_PAGE_SIZE",
     "WEBHOOKS_PAGE_SIZE",
@@ -30,8 +34,18 @@ FULFILLMENT_ORDER_LINES_PAGE_SIZE: Final = 20  # keeps the requested cost near 2
 FULFILLMENT_ORDER_LINES_MORE_PAGE_SIZE: Final = 250
 LOCATIONS_PAGE_SIZE: Final = 100
 WEBHOOKS_PAGE_SIZE: Final = 100
+INVENTORY_ITEMS_PAGE_SIZE: Final = 250  # 2 + 250 x 1 = 252 points
+# a level with its three quantities costs 4 points (the list of quantities costs one per name)
+INVENTORY_LEVELS_BY_ID_SIZE: Final = 125  # 125 x 4 = 500 points: divides every bucket size
+LOCATION_LEVELS_PAGE_SIZE: Final = 199  # 1 + 2 + 199 x (1 + item 1 + 3) = 998 points
+INVENTORY_QUANTITY_NAMES: Final = ("on_hand", "available", "committed")
 
 _PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+_QUANTITIES = (
+    "quantities(names: ["
+    + ", ".join(f'"{name}"' for name in INVENTORY_QUANTITY_NAMES)
+    + "]) { name quantity }"
+)
 
 _LINE_ITEM_FIELDS = """
 fragment LineItemFields on LineItem {
@@ -209,6 +223,36 @@ mutation InventorySetQuantities($input: InventorySetQuantitiesInput!, $key: Stri
 }
 """
 
+INVENTORY_LEVELS_BY_ID: Final = f"""
+query InventoryLevelsById($ids: [ID!]!) {{
+  nodes(ids: $ids) {{
+    ... on InventoryLevel {{ {_QUANTITIES} }}
+  }}
+}}
+"""
+"""Levels by their gids (``gid://shopify/InventoryLevel/<location>?inventory_item_id=<item>``),
+answered in the order asked, ``null`` where the item is not stocked at the location."""
+
+INVENTORY_ITEMS: Final = f"""
+query InventoryItems($first: Int!, $after: String) {{
+  inventoryItems(first: $first, after: $after) {{
+    nodes {{ id tracked }}
+    {_PAGE_INFO}
+  }}
+}}
+"""
+
+LOCATION_INVENTORY_LEVELS: Final = f"""
+query LocationInventoryLevels($id: ID!, $first: Int!, $after: String) {{
+  location(id: $id) {{
+    inventoryLevels(first: $first, after: $after) {{
+      nodes {{ item {{ id }} {_QUANTITIES} }}
+      {_PAGE_INFO}
+    }}
+  }}
+}}
+"""
+
 WEBHOOK_SUBSCRIPTIONS: Final = f"""
 query WebhookSubscriptions($first: Int!, $after: String) {{
   webhookSubscriptions(first: $first, after: $after) {{
@@ -257,20 +301,52 @@ query CatalogBulk {
 """
 """Not sent on its own: the query a bulk operation exports (one variant per JSONL line)."""
 
-BULK_OPERATION_RUN_QUERY: Final = """
-mutation BulkOperationRunQuery($query: String!) {
-  bulkOperationRunQuery(query: $query, groupObjects: false) {
-    bulkOperation { id status }
-    userErrors { code field message }
-  }
-}
+INVENTORY_BULK: Final = f"""
+query InventoryBulk {{
+  inventoryItems {{
+    edges {{
+      node {{
+        id
+        tracked
+        inventoryLevels {{
+          edges {{ node {{ location {{ id }} {_QUANTITIES} }} }}
+        }}
+      }}
+    }}
+  }}
+}}
+"""
+"""Not sent on its own: every inventory item, then each of its levels on a line of its own
+carrying ``__parentId`` (the item's gid)."""
+
+_BULK_OPERATION_FIELDS = "id status errorCode objectCount url"
+
+BULK_OPERATION_RUN_QUERY: Final = f"""
+mutation BulkOperationRunQuery($query: String!) {{
+  bulkOperationRunQuery(query: $query, groupObjects: false) {{
+    bulkOperation {{ {_BULK_OPERATION_FIELDS} }}
+    userErrors {{ code field message }}
+  }}
+}}
 """
 
-BULK_OPERATION: Final = """
-query BulkOperation($id: ID!) {
-  bulkOperation(id: $id) { id status errorCode objectCount url }
-}
+BULK_OPERATION: Final = f"""
+query BulkOperation($id: ID!) {{
+  bulkOperation(id: $id) {{ {_BULK_OPERATION_FIELDS} }}
+}}
 """
+
+ACTIVE_BULK_OPERATIONS: Final = f"""
+query ActiveBulkOperations {{
+  bulkOperations(
+    first: 5
+    query: "operation_type:query -status:completed -status:failed -status:canceled"
+  ) {{
+    nodes {{ {_BULK_OPERATION_FIELDS} }}
+  }}
+}}
+"""
+"""The app's bulk queries still created, running or canceling on the shop (at most one)."""
 
 DOCUMENTS: Final[dict[str, str]] = {
     "ShopInfo": SHOP_INFO,
@@ -283,11 +359,16 @@ DOCUMENTS: Final[dict[str, str]] = {
     "FulfillmentOrderLineItems": FULFILLMENT_ORDER_LINE_ITEMS,
     "FulfillmentCreate": FULFILLMENT_CREATE,
     "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
+    "InventoryLevelsById": INVENTORY_LEVELS_BY_ID,
+    "InventoryItems": INVENTORY_ITEMS,
+    "LocationInventoryLevels": LOCATION_INVENTORY_LEVELS,
     "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
     "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
     "WebhookSubscriptionDelete": WEBHOOK_SUBSCRIPTION_DELETE,
     "CatalogBulk": CATALOG_BULK,
+    "InventoryBulk": INVENTORY_BULK,
     "BulkOperationRunQuery": BULK_OPERATION_RUN_QUERY,
     "BulkOperation": BULK_OPERATION,
+    "ActiveBulkOperations": ACTIVE_BULK_OPERATIONS,
 }
 """Operation name -> document text. The name is the document's operation name."""

@@ -24,6 +24,14 @@ def to_gid(kind: str, value: str) -> str:
     raise InvalidInput(f"{value!r} is not a Shopify {kind} id")
 
 
+def inventory_level_gid(inventory_item_id: str, location_id: str) -> str:
+    """An InventoryLevel's gid: ``gid://shopify/InventoryLevel/<location>?inventory_item_id=<item>``
+    (Shopify's own form, as in the REST ``admin_graphql_api_id``)."""
+    location = from_gid(to_gid("Location", location_id))
+    item = from_gid(to_gid("InventoryItem", inventory_item_id))
+    return f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}"
+
+
 def from_gid(value: object) -> str:
     """The numeric id inside a gid, as text (a bare numeric id passes through)."""
     if isinstance(value, int) and not isinstance(value, bool):

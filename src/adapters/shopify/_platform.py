@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import httpx
 from attrs import define, field
@@ -20,12 +20,15 @@ from adapters.shopify._converter import structure
 from adapters.shopify._credentials import credentials_from_token_answer
 from adapters.shopify._documents import (
     DOCUMENTS,
+    INVENTORY_ITEMS_PAGE_SIZE,
+    INVENTORY_LEVELS_BY_ID_SIZE,
+    LOCATION_LEVELS_PAGE_SIZE,
     LOCATIONS_PAGE_SIZE,
     ORDERS_PAGE_SIZE,
     WEBHOOKS_PAGE_SIZE,
 )
 from adapters.shopify._graphql import GraphQLClient, shop_base_url
-from adapters.shopify._ids import to_gid
+from adapters.shopify._ids import from_gid, inventory_level_gid, to_gid
 from adapters.shopify._oauth import (
     authorize_query,
     normalize_shop,
@@ -33,6 +36,9 @@ from adapters.shopify._oauth import (
     webhook_signature_valid,
 )
 from adapters.shopify._shapes import (
+    ActiveBulkAnswer,
+    BulkInventoryLevel,
+    BulkOperation,
     BulkOperationAnswer,
     BulkRunAnswer,
     CatalogAnswer,
@@ -41,14 +47,18 @@ from adapters.shopify._shapes import (
     FulfillmentOrderLine,
     FulfillmentOrderLinesAnswer,
     FulfillmentOrdersAnswer,
+    InventoryItemsAnswer,
     InventorySetAnswer,
+    LevelsByIdAnswer,
     LineItem,
+    LocationLevelsAnswer,
     LocationsAnswer,
     Order,
     OrderAnswer,
     OrderLinesAnswer,
     OrdersAnswer,
     ShopAnswer,
+    TrackedItem,
     UserError,
     Variant,
     WebhookCreateAnswer,
@@ -74,10 +84,12 @@ from core.store import (
     InventoryBatch,
     InventoryItemResult,
     InventoryResult,
+    InventorySnapshot,
     OrdersPage,
     ShopInfo,
     StoreEvent,
     StoreFulfillmentOrder,
+    StoreInventoryLevel,
     StoreLocation,
     StoreOrder,
     StoreSession,
@@ -90,6 +102,8 @@ __all__ = ["MAX_INVENTORY_BATCH", "ShopifyPlatform", "topic_from_enum", "topic_t
 
 log = logging.getLogger("adapters.shopify")
 
+T = TypeVar("T")
+
 MAX_INVENTORY_BATCH: Final = 250
 _STALE: Final = "CHANGE_FROM_QUANTITY_STALE"
 _CONCURRENT: Final = "IDEMPOTENCY_CONCURRENT_REQUEST"
@@ -97,8 +111,8 @@ _IDEMPOTENCY_REJECTIONS: Final = frozenset(
     {"IDEMPOTENCY_KEY_PARAMETER_MISMATCH", "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"}
 )
 _BULK_DONE: Final = "COMPLETED"
-_BULK_RUNNING: Final = frozenset({"CREATED", "RUNNING"})
-_BULK_MAX_POLL_SECONDS: Final = 10.0
+_BULK_RUNNING: Final = frozenset({"CREATED", "RUNNING", "CANCELING"})
+_BULK_BUSY: Final = "OPERATION_IN_PROGRESS"
 _ENUM: Final = re.compile(r"[A-Z][A-Z0-9_]*")
 
 _TOPIC_ENUMS: Final[Mapping[str, str]] = {
@@ -178,6 +192,7 @@ class ShopifyPlatform:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     random: Callable[[], float] = field(default=_random.random, repr=False)
     name: str = field(default="shopify", init=False)
+    inventory_batch_limit: int = field(default=MAX_INVENTORY_BATCH, init=False)
     _client: httpx.Client = field(init=False, repr=False)
     _graphql: GraphQLClient = field(init=False, repr=False)
 
@@ -460,58 +475,278 @@ class ShopifyPlatform:
         )
 
     def bulk_catalog(
-        self, session: StoreSession, *, poll_seconds: float = 1.0, max_wait_seconds: float = 900.0
+        self,
+        session: StoreSession,
+        *,
+        poll_seconds: float | None = None,
+        max_wait_seconds: float | None = None,
     ) -> tuple[StoreVariant, ...]:
         """Every variant in one bulk operation: worth it above a few thousand variants.
 
-        Starts ``bulkOperationRunQuery`` with ``CatalogBulk``, polls the operation (waiting
-        ``poll_seconds``, doubling up to 10 s) until it completes, and reads its JSONL file.
         Costs a few points whatever the catalog's size, where paging costs about 3 per variant.
+        ``poll_seconds`` and ``max_wait_seconds`` override the configured polling (see
+        ``_bulk_export``).
         """
-        started = self._graphql.query(
+        lines = self._bulk_export(
             session,
-            "BulkOperationRunQuery",
-            {"query": DOCUMENTS["CatalogBulk"]},
-            BulkRunAnswer,
-            retry_ambiguous=False,
-        ).bulk_operation_run_query
-        if started.user_errors or started.bulk_operation is None:
-            raise PlatformRejected(
-                f"Shopify refused a bulk catalog export on {session.shop}: "
-                f"{_messages(started.user_errors)}",
-                operation="BulkOperationRunQuery",
-            )
-        operation_id = to_gid("BulkOperation", started.bulk_operation.id)
-        waited, delay = 0.0, poll_seconds
-        while True:
-            found = self._graphql.query(
-                session, "BulkOperation", {"id": operation_id}, BulkOperationAnswer
-            ).bulk_operation
-            status = found.status if found else "MISSING"
-            if found is not None and status == _BULK_DONE:
-                break
-            if status not in _BULK_RUNNING:
-                reason = (found.error_code if found else None) or status.lower()
-                raise PlatformUnavailable(
-                    f"the bulk catalog export on {session.shop} ended {status.lower()} ({reason})",
-                    operation="BulkOperation",
-                )
-            if waited + delay > max_wait_seconds:
-                raise PlatformUnavailable(
-                    f"the bulk catalog export on {session.shop} did not finish in "
-                    f"{max_wait_seconds:.0f}s",
-                    operation="BulkOperation",
-                )
-            self.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, _BULK_MAX_POLL_SECONDS)
-        if not found.url:  # an empty catalog has no file
-            return ()
-        return tuple(
-            structure(json.loads(line), Variant, "a bulk catalog line").to_core()
-            for line in self._download(found.url, session.shop).splitlines()
-            if line.strip()
+            "CatalogBulk",
+            "catalog export",
+            poll_seconds=poll_seconds,
+            max_wait_seconds=max_wait_seconds,
         )
+        return tuple(
+            _line(line, Variant, "a bulk catalog line", session.shop).to_core() for line in lines
+        )
+
+    def inventory_levels(
+        self, session: StoreSession, pairs: Sequence[tuple[str, str]]
+    ) -> list[StoreInventoryLevel]:
+        """The current levels of these ``(inventory item id, location id)`` pairs.
+
+        One ``nodes(ids:)`` query on InventoryLevel gids per 125 pairs (4 points a pair: the
+        level and its three quantities, so 500 points a query). The answer lists the levels in
+        the order asked; a pair the store does not stock (its item deleted, the location gone,
+        the item not stocked there) comes back null and is left out. A pair asked twice is read
+        once.
+        """
+        wanted = list(
+            dict.fromkeys(
+                (_numeric("InventoryItem", item), _numeric("Location", location))
+                for item, location in pairs
+            )
+        )
+        ids = [inventory_level_gid(item, location) for item, location in wanted]
+        found: list[StoreInventoryLevel] = []
+        for start in range(0, len(wanted), INVENTORY_LEVELS_BY_ID_SIZE):
+            chunk = wanted[start : start + INVENTORY_LEVELS_BY_ID_SIZE]
+            answer = self._graphql.query(
+                session,
+                "InventoryLevelsById",
+                {"ids": ids[start : start + INVENTORY_LEVELS_BY_ID_SIZE]},
+                LevelsByIdAnswer,
+            )
+            if len(answer.nodes) != len(chunk):
+                raise PlatformRejected(
+                    f"Shopify answered {len(answer.nodes)} levels for {len(chunk)} ids on "
+                    f"{session.shop}",
+                    operation="InventoryLevelsById",
+                )
+            found.extend(
+                node.to_core(item, location)
+                for (item, location), node in zip(chunk, answer.nodes, strict=True)
+                if node is not None
+            )
+        return found
+
+    def inventory_snapshot(
+        self, session: StoreSession, location_ids: Sequence[str], *, expected_items: int
+    ) -> InventorySnapshot:
+        """Every level of the store's tracked items at these locations, for drift repair.
+
+        ``locations`` are the asked-for locations that exist and are active (one ``Locations``
+        read); ``items`` every inventory item the store has, tracked or not (an item of a
+        deleted variant is gone); ``levels`` those of tracked items at those locations. Up to
+        ``inventory_bulk_threshold`` expected items the store is read in pages (items 250 a
+        page, then each location's levels 199 a page); above it in one bulk operation, whose
+        file lists every item and, on lines of their own, its levels at every location.
+        """
+        asked = list(dict.fromkeys(_numeric("Location", location) for location in location_ids))
+        known = {location.id: location for location in self.locations(session)}
+        active = [loc for loc in asked if loc in known and known[loc].active]
+        if expected_items > self.config.inventory_bulk_threshold:
+            items, levels = self._bulk_inventory(session, frozenset(active))
+        else:
+            items, levels = self._paged_inventory(session, active)
+        return InventorySnapshot(
+            levels=tuple(sorted(levels, key=lambda lv: (lv.location_id, lv.inventory_item_id))),
+            items=frozenset(items),
+            locations=frozenset(active),
+        )
+
+    def _paged_inventory(
+        self, session: StoreSession, locations: Sequence[str]
+    ) -> tuple[dict[str, bool], list[StoreInventoryLevel]]:
+        """Every item (id -> tracked), then each location's levels of the tracked ones."""
+        items: dict[str, bool] = {}
+        cursor: str | None = None
+        while True:
+            page = self._graphql.query(
+                session,
+                "InventoryItems",
+                {"first": INVENTORY_ITEMS_PAGE_SIZE, "after": cursor},
+                InventoryItemsAnswer,
+            ).inventory_items
+            items.update((item.id, item.tracked) for item in page.nodes)
+            cursor = page.page_info.next_cursor
+            if cursor is None:
+                break
+        levels: list[StoreInventoryLevel] = []
+        for location in locations:
+            cursor = None
+            while True:
+                answer = self._graphql.query(
+                    session,
+                    "LocationInventoryLevels",
+                    {
+                        "id": to_gid("Location", location),
+                        "first": LOCATION_LEVELS_PAGE_SIZE,
+                        "after": cursor,
+                    },
+                    LocationLevelsAnswer,
+                )
+                if answer.location is None:  # deleted since the locations were read
+                    break
+                connection = answer.location.inventory_levels
+                levels.extend(
+                    node.to_core(location) for node in connection.nodes if items.get(node.item.id)
+                )
+                cursor = connection.page_info.next_cursor
+                if cursor is None:
+                    break
+        return items, levels
+
+    def _bulk_inventory(
+        self, session: StoreSession, locations: frozenset[str]
+    ) -> tuple[dict[str, bool], list[StoreInventoryLevel]]:
+        """Every item (id -> tracked) and the tracked ones' levels at ``locations``, in bulk."""
+        shop = session.shop
+        items: dict[str, bool] = {}
+        parented: list[tuple[str, BulkInventoryLevel]] = []
+        for line in self._bulk_export(session, "InventoryBulk", "inventory export"):
+            parent = line.get("__parentId")
+            if parent is None:
+                item = _line(line, TrackedItem, "a bulk inventory item line", shop)
+                items[item.id] = item.tracked
+                continue
+            try:
+                item_id = from_gid(parent)
+            except PayloadError as exc:
+                raise PlatformRejected(
+                    f"a bulk inventory level line of {shop} is unusable: {exc.message}",
+                    operation="bulk download",
+                ) from None
+            parented.append(
+                (item_id, _line(line, BulkInventoryLevel, "a bulk inventory level line", shop))
+            )
+        levels = [
+            level.to_core(item_id)
+            for item_id, level in parented
+            if items.get(item_id) and level.location.id in locations
+        ]
+        return items, levels
+
+    # --- bulk operations -----------------------------------------------------------------------
+
+    def _bulk_export(
+        self,
+        session: StoreSession,
+        document: str,
+        what: str,
+        *,
+        poll_seconds: float | None = None,
+        max_wait_seconds: float | None = None,
+    ) -> list[Mapping[str, Any]]:
+        """Run ``DOCUMENTS[document]`` as a bulk query and return its JSONL lines, parsed.
+
+        Starts ``bulkOperationRunQuery``, whose answer is the operation's first status; then
+        polls ``bulkOperation(id:)`` (1 point a poll) after ``bulk_poll_seconds``, doubling up
+        to ``bulk_poll_max_seconds``, until it is no longer ``CREATED`` or ``RUNNING``; then
+        downloads the file (one GET of a signed URL, no token). If another bulk query of this
+        app is running on the shop (Shopify runs one at a time), it first waits for that one
+        to end, polling ``bulkOperations`` (filtered to the active ones) the same way. Waiting past
+        ``bulk_max_wait_seconds`` in all, or an operation that ends other than ``COMPLETED``,
+        is ``PlatformUnavailable``.
+        """
+        patience = _Patience(
+            delay=poll_seconds if poll_seconds is not None else self.config.bulk_poll_seconds,
+            cap=self.config.bulk_poll_max_seconds,
+            left=(
+                max_wait_seconds
+                if max_wait_seconds is not None
+                else self.config.bulk_max_wait_seconds
+            ),
+            what=f"the bulk {what} on {session.shop}",
+        )
+        started = self._start_bulk(session, document, what, patience)
+        operation_id = to_gid("BulkOperation", started.id)
+        patience.restart()
+        found = self._await_bulk(
+            started,
+            lambda: (
+                self._graphql.query(
+                    session, "BulkOperation", {"id": operation_id}, BulkOperationAnswer
+                ).bulk_operation
+            ),
+            patience,
+        )
+        status = found.status if found else "MISSING"
+        if found is None or status != _BULK_DONE:
+            reason = (found.error_code if found else None) or status.lower()
+            raise PlatformUnavailable(
+                f"the bulk {what} on {session.shop} ended {status.lower()} ({reason})",
+                operation="BulkOperation",
+            )
+        if not found.url:  # nothing to export: no file
+            return []
+        text = self._download(found.url, session.shop)
+        try:
+            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise PlatformRejected(
+                f"the bulk {what} file of {session.shop} is not JSONL", operation="bulk download"
+            ) from None
+        if not all(isinstance(line, Mapping) for line in lines):
+            raise PlatformRejected(
+                f"the bulk {what} file of {session.shop} holds a line that is not an object",
+                operation="bulk download",
+            )
+        return lines
+
+    def _start_bulk(
+        self, session: StoreSession, document: str, what: str, patience: _Patience
+    ) -> BulkOperation:
+        """Start the bulk query, after any other bulk query of the app on the shop has ended."""
+
+        def running() -> BulkOperation | None:
+            listed = self._graphql.query(
+                session, "ActiveBulkOperations", {}, ActiveBulkAnswer
+            ).bulk_operations.nodes
+            return next((op for op in listed if op.status in _BULK_RUNNING), None)
+
+        while True:
+            started = self._graphql.query(
+                session,
+                "BulkOperationRunQuery",
+                {"query": DOCUMENTS[document]},
+                BulkRunAnswer,
+                retry_ambiguous=False,
+            ).bulk_operation_run_query
+            if started.bulk_operation is not None and not started.user_errors:
+                return started.bulk_operation
+            if _BULK_BUSY not in {e.code for e in started.user_errors}:
+                raise PlatformRejected(
+                    f"Shopify refused a bulk {what} on {session.shop}: "
+                    f"{_messages(started.user_errors)}",
+                    operation="BulkOperationRunQuery",
+                )
+            log.info("shopify bulk %s on %s waits for a running bulk query", what, session.shop)
+            other = running()
+            if other is None:  # it ended in between (or is not listed yet): a moment, then again
+                patience.wait(self.sleep)
+            else:
+                self._await_bulk(other, running, patience)
+
+    def _await_bulk(
+        self,
+        found: BulkOperation | None,
+        read: Callable[[], BulkOperation | None],
+        patience: _Patience,
+    ) -> BulkOperation | None:
+        """Poll ``read`` until the operation is no longer ``CREATED`` or ``RUNNING``."""
+        while found is not None and found.status in _BULK_RUNNING:
+            patience.wait(self.sleep)
+            found = read()
+        return found
 
     def _download(self, url: str, shop: str) -> str:
         """A bulk operation's result file (a signed URL: no token is sent)."""
@@ -686,15 +921,16 @@ class ShopifyPlatform:
         )
 
     def set_inventory(self, session: StoreSession, batch: InventoryBatch) -> InventoryResult:
-        """One ``inventorySetQuantities`` for the batch, compare-and-set, idempotent by key.
+        """One ``inventorySetQuantities`` of ``on_hand`` for the batch, compare-and-set on on
+        hand, idempotent by key (Shopify's ``available`` then follows its own commitments).
 
         A quantity whose ``change_from`` no longer matches comes back ``stale``; one Shopify
         refuses for another reason ``rejected``; the others of a refused batch (Shopify applies
         all or nothing) ``not_applied``. Retries resend the batch's idempotency key.
         """
-        if len(batch.quantities) > MAX_INVENTORY_BATCH:
+        if len(batch.quantities) > self.inventory_batch_limit:
             raise InvalidInput(
-                f"an inventory batch holds at most {MAX_INVENTORY_BATCH} quantities, "
+                f"an inventory batch holds at most {self.inventory_batch_limit} quantities, "
                 f"not {len(batch.quantities)}"
             )
         if not batch.idempotency_key.strip():
@@ -744,6 +980,48 @@ class ShopifyPlatform:
                 operation="InventorySetQuantities",
             )
         return _inventory_result(batch, errors)
+
+
+@define
+class _Patience:
+    """How long a bulk export may still wait, and how long until the next poll (doubling from
+    ``start``, capped at ``cap``; ``restart`` begins again at ``start`` for a new operation)."""
+
+    delay: float
+    cap: float
+    left: float
+    what: str
+    start: float = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.start = self.delay
+
+    def restart(self) -> None:
+        self.delay = self.start
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        if self.delay > self.left:
+            raise PlatformUnavailable(
+                f"{self.what} did not finish in the time allowed", operation="BulkOperation"
+            )
+        sleep(self.delay)
+        self.left -= self.delay
+        self.delay = min(self.delay * 2, self.cap)
+
+
+def _numeric(kind: str, value: str) -> str:
+    """A core id (numeric, or a gid of ``kind``) as numeric text; ``InvalidInput`` if neither."""
+    return from_gid(to_gid(kind, str(value)))
+
+
+def _line(raw: Mapping[str, Any], shape: type[T], what: str, shop: str) -> T:
+    """One JSONL line of a bulk file as ``shape``; an unusable one is ``PlatformRejected``."""
+    try:
+        return structure(raw, shape, what)
+    except PayloadError as exc:
+        raise PlatformRejected(
+            f"{exc.message} (in the bulk file of {shop})", operation="bulk download"
+        ) from None
 
 
 def _inventory_result(batch: InventoryBatch, errors: Sequence[UserError]) -> InventoryResult:

@@ -18,6 +18,7 @@ from core.store import (
     ShopInfo,
     StoreFulfillmentOrder,
     StoreFulfillmentOrderLine,
+    StoreInventoryLevel,
     StoreLocation,
     StoreOrder,
     StoreOrderLine,
@@ -26,18 +27,24 @@ from core.store import (
 )
 
 __all__ = [
+    "ActiveBulkAnswer",
+    "BulkInventoryLevel",
     "BulkOperationAnswer",
     "BulkRunAnswer",
     "CatalogAnswer",
     "FulfillmentCreateAnswer",
     "FulfillmentOrderLinesAnswer",
     "FulfillmentOrdersAnswer",
+    "InventoryItemsAnswer",
     "InventorySetAnswer",
+    "LevelsByIdAnswer",
+    "LocationLevelsAnswer",
     "LocationsAnswer",
     "OrderAnswer",
     "OrderLinesAnswer",
     "OrdersAnswer",
     "ShopAnswer",
+    "TrackedItem",
     "WebhookCreateAnswer",
     "WebhookDeleteAnswer",
     "WebhooksAnswer",
@@ -197,6 +204,106 @@ class VariantConnection:
 @frozen
 class CatalogAnswer:
     product_variants: VariantConnection
+
+
+# --- inventory levels --------------------------------------------------------------------------
+
+
+@graphql_shape
+@frozen
+class Quantity:
+    name: str
+    quantity: int
+
+
+def _level(item_id: str, location_id: str, quantities: tuple[Quantity, ...]) -> StoreInventoryLevel:
+    """A level from Shopify's named quantities (one it did not send counts 0)."""
+    named = {q.name: q.quantity for q in quantities}
+    return StoreInventoryLevel(
+        inventory_item_id=item_id,
+        location_id=location_id,
+        on_hand=named.get("on_hand", 0),
+        available=named.get("available", 0),
+        committed=named.get("committed", 0),
+    )
+
+
+@graphql_shape
+@frozen
+class LevelQuantities:
+    quantities: tuple[Quantity, ...]
+
+    def to_core(self, item_id: str, location_id: str) -> StoreInventoryLevel:
+        return _level(item_id, location_id, self.quantities)
+
+
+@graphql_shape
+@frozen
+class LevelsByIdAnswer:
+    """``nodes(ids:)``: one entry per id asked, in order; ``None`` where nothing is stocked."""
+
+    nodes: tuple[LevelQuantities | None, ...]
+
+
+@graphql_shape
+@frozen
+class TrackedItem:
+    id: Id
+    tracked: bool = True
+
+
+@graphql_shape
+@frozen
+class TrackedItemConnection:
+    nodes: tuple[TrackedItem, ...]
+    page_info: PageInfo
+
+
+@graphql_shape
+@frozen
+class InventoryItemsAnswer:
+    inventory_items: TrackedItemConnection
+
+
+@graphql_shape
+@frozen
+class LocationLevel:
+    item: Ref
+    quantities: tuple[Quantity, ...]
+
+    def to_core(self, location_id: str) -> StoreInventoryLevel:
+        return _level(self.item.id, location_id, self.quantities)
+
+
+@graphql_shape
+@frozen
+class LocationLevelConnection:
+    nodes: tuple[LocationLevel, ...]
+    page_info: PageInfo
+
+
+@graphql_shape
+@frozen
+class LocationLevels:
+    inventory_levels: LocationLevelConnection
+
+
+@graphql_shape
+@frozen
+class LocationLevelsAnswer:
+    location: LocationLevels | None = None
+
+
+@graphql_shape
+@frozen
+class BulkInventoryLevel:
+    """A level line of the inventory bulk export (its item is the line's ``__parentId``)."""
+
+    location: Ref
+    quantities: tuple[Quantity, ...]
+
+    def to_core(self, item_id: str) -> StoreInventoryLevel:
+        return _level(item_id, self.location.id, self.quantities)
 
 
 # --- orders ------------------------------------------------------------------------------------
@@ -590,6 +697,18 @@ class BulkRunAnswer:
 @frozen
 class BulkOperationAnswer:
     bulk_operation: BulkOperation | None = None
+
+
+@graphql_shape
+@frozen
+class BulkOperationList:
+    nodes: tuple[BulkOperation, ...]
+
+
+@graphql_shape
+@frozen
+class ActiveBulkAnswer:
+    bulk_operations: BulkOperationList
 
 
 # --- webhook subscriptions ---------------------------------------------------------------------

@@ -388,25 +388,3 @@ def test_webhook_subscriptions_are_created_listed_and_deleted(
     )["webhookSubscriptionDelete"]
     assert deleted == {"deletedWebhookSubscriptionId": subscription["id"], "userErrors": []}
     assert sandbox.control.webhooks(SHOP) == []
-
-
-def test_a_bulk_operation_exports_variants_as_jsonl(
-    sandbox: SandboxServer, gql: GraphQL, http: httpx.Client
-) -> None:
-    for i in range(3):
-        stock_product(sandbox, f"BULK-{i}", i)
-    started = gql.data(
-        """mutation { bulkOperationRunQuery(groupObjects: false, query: \"\"\"
-             { productVariants { edges { node { id sku inventoryItem { id } } } } }
-           \"\"\") { bulkOperation { id status } userErrors { field message } } }"""
-    )["bulkOperationRunQuery"]
-    assert started["userErrors"] == []
-    assert started["bulkOperation"]["status"] == "CREATED"
-    current = gql.data("{ currentBulkOperation { id status objectCount url } }")
-    operation = current["currentBulkOperation"]
-    assert operation["id"] == started["bulkOperation"]["id"]
-    assert operation["status"] == "COMPLETED"
-    assert operation["objectCount"] == "3"
-    lines = http.get(operation["url"]).text.splitlines()
-    assert len(lines) == 3
-    assert '"sku":"BULK-0"' in lines[0]

@@ -15,11 +15,16 @@ import adapters.shopify
 from adapters.shopify import CATALOG_PAGE_SIZE, DOCUMENTS
 from adapters.shopify._cost import estimate_cost
 from adapters.shopify._documents import (
+    INVENTORY_ITEMS_PAGE_SIZE,
+    INVENTORY_LEVELS_BY_ID_SIZE,
+    LOCATION_LEVELS_PAGE_SIZE,
     MAX_CATALOG_PAGE_SIZE,
     ORDERS_PAGE_SIZE,
     WEBHOOKS_PAGE_SIZE,
 )
 from adapters.shopify._platform import _TOPIC_ENUMS, topic_from_enum, topic_to_enum
+from adapters.shopify.sandbox.bulk import MAX_CONNECTIONS, MAX_DEPTH, _Connections
+from adapters.shopify.sandbox.cost import QueryAnalyzer
 
 SCHEMA = Path(adapters.shopify.__file__).parent / "data" / "admin-graphql-2026-10.json.gz"
 RULES = (*specified_rules, NoDeprecatedCustomRule)
@@ -29,6 +34,11 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "OrdersUpdatedSince": {"first": ORDERS_PAGE_SIZE},
     "Locations": {"first": 100},
     "WebhookSubscriptions": {"first": WEBHOOKS_PAGE_SIZE},
+    "InventoryItems": {"first": INVENTORY_ITEMS_PAGE_SIZE},
+    "LocationInventoryLevels": {"first": LOCATION_LEVELS_PAGE_SIZE},
+    "InventoryLevelsById": {
+        "ids": ["gid://shopify/InventoryLevel/1?inventory_item_id=2"] * INVENTORY_LEVELS_BY_ID_SIZE
+    },
 }
 SHOPIFY_MAX_QUERY_COST = 1000
 
@@ -51,6 +61,13 @@ def test_the_registry_holds_every_operation_the_port_needs() -> None:
         "FulfillmentOrders",
         "FulfillmentCreate",
         "InventorySetQuantities",
+        "InventoryLevelsById",
+        "InventoryItems",
+        "LocationInventoryLevels",
+        "InventoryBulk",
+        "BulkOperationRunQuery",
+        "BulkOperation",
+        "ActiveBulkOperations",
         "WebhookSubscriptions",
         "WebhookSubscriptionCreate",
         "WebhookSubscriptionDelete",
@@ -143,3 +160,36 @@ def test_the_cost_estimate_follows_shopifys_rules() -> None:
     assert estimate_cost(DOCUMENTS["CatalogVariants"], {"first": 10}) == 2 + 10 * 3
     assert estimate_cost(DOCUMENTS["ShopInfo"]) == 3  # shop, plan, location
     assert estimate_cost(DOCUMENTS["InventorySetQuantities"]) == 10  # a mutation
+    # a list asked for by ids or names costs one object per id or name
+    ids = {"ids": ["gid://shopify/InventoryLevel/1?inventory_item_id=2"] * 7}
+    assert estimate_cost(DOCUMENTS["InventoryLevelsById"], ids) == 7 * (1 + 3)
+    # location 1 + connection 2 + each level (1 + item 1 + 3 quantities)
+    assert estimate_cost(DOCUMENTS["LocationInventoryLevels"], {"first": 10}) == 3 + 10 * 5
+
+
+def test_the_inventory_reads_request_what_the_sandbox_charges(
+    schema: graphql.GraphQLSchema,
+) -> None:
+    """The adapter's estimate agrees with the simulated store's cost model (Shopify's rules)."""
+    for name in ("InventoryLevelsById", "LocationInventoryLevels", "InventoryItems"):
+        document = graphql.parse(DOCUMENTS[name])
+        (operation,) = [
+            d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode)
+        ]
+        analysis = QueryAnalyzer(schema, operation, {}, VARIABLES[name]).analyze()
+        assert analysis.errors == []
+        assert analysis.requested_cost == estimate_cost(DOCUMENTS[name], VARIABLES[name])
+        assert analysis.requested_cost <= SHOPIFY_MAX_QUERY_COST
+
+
+def test_the_inventory_bulk_query_keeps_to_shopifys_bulk_rules(
+    schema: graphql.GraphQLSchema,
+) -> None:
+    document = graphql.parse(DOCUMENTS["InventoryBulk"])
+    (operation,) = document.definitions
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    assert not operation.variable_definitions
+    counter = _Connections(schema, {})
+    assert counter.walk(operation.selection_set, schema.query_type, depth=0) == 1
+    assert counter.total <= MAX_CONNECTIONS
+    assert counter.deepest == MAX_DEPTH

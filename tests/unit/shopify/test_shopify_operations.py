@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,10 @@ from core.store import (
     FulfillmentRequest,
     InventoryBatch,
     InventoryQuantity,
+    InventorySnapshot,
     ShopInfo,
     StoreFulfillmentOrderLine,
+    StoreInventoryLevel,
     StoreLocation,
     StoreSession,
     StoreVariant,
@@ -460,7 +463,9 @@ def test_an_inventory_batch_sends_every_quantity_with_its_compare_value_and_the_
     assert result.applied == result.items
     variables = shop.bodies()[0]["variables"]
     assert variables["key"] == "key-1"
-    assert variables["input"]["name"] == "available"
+    assert (
+        variables["input"]["name"] == "on_hand"
+    )  # the core sets on hand; Shopify derives available
     assert variables["input"]["reason"] == "correction"
     assert variables["input"]["referenceDocumentUri"] == "storelink://sync/1"
     assert variables["input"]["quantities"] == [
@@ -751,6 +756,21 @@ def _bulk(status: str, url: str | None = None, error: str | None = None) -> dict
     }
 
 
+def _operations(shop: Any) -> list[str]:
+    """The GraphQL operations sent, by name, in order (downloads left out)."""
+    names = []
+    for request in shop.requests:
+        if request.method == "POST":
+            match = re.search(r"(?:query|mutation) (\w+)", json.loads(request.content)["query"])
+            assert match is not None
+            names.append(match[1])
+    return names
+
+
+def _started(status: str = "CREATED") -> dict[str, Any]:
+    return {"bulkOperationRunQuery": {**_bulk(status), "userErrors": []}}
+
+
 def _jsonl_variant(number: int) -> str:
     return json.dumps(
         {
@@ -779,18 +799,7 @@ def test_a_bulk_catalog_export_is_started_polled_and_read(
     url = "https://storage.example/bulk/8.jsonl?signature=abc"
     shop.script.extend(
         [
-            answers.ok(
-                {
-                    "bulkOperationRunQuery": {
-                        "bulkOperation": {
-                            "id": "gid://shopify/BulkOperation/8",
-                            "status": "CREATED",
-                        },
-                        "userErrors": [],
-                    }
-                }
-            ),
-            answers.ok(_bulk("CREATED")),
+            answers.ok(_started()),
             answers.ok(_bulk("RUNNING")),
             answers.ok(_bulk("COMPLETED", url)),
             httpx.Response(200, text=f"{_jsonl_variant(1)}\n{_jsonl_variant(2)}\n"),
@@ -801,7 +810,8 @@ def test_a_bulk_catalog_export_is_started_polled_and_read(
         ("1", "SKU-1", "1001"),
         ("2", "SKU-2", "1002"),
     ]
-    assert fake_sleep.calls == [1.0, 2.0]
+    assert fake_sleep.calls == [1.0, 2.0]  # the start answers CREATED: the first poll waits
+    assert _operations(shop) == ["BulkOperationRunQuery", "BulkOperation", "BulkOperation"]
     download = shop.requests[-1]
     assert str(download.url) == url
     assert "X-Shopify-Access-Token" not in download.headers
@@ -813,17 +823,7 @@ def test_an_empty_bulk_export_is_an_empty_catalog(
 ) -> None:
     shop.script.extend(
         [
-            answers.ok(
-                {
-                    "bulkOperationRunQuery": {
-                        "bulkOperation": {
-                            "id": "gid://shopify/BulkOperation/8",
-                            "status": "CREATED",
-                        },
-                        "userErrors": [],
-                    }
-                }
-            ),
+            answers.ok(_started()),
             answers.ok(_bulk("COMPLETED")),
         ]
     )
@@ -835,17 +835,7 @@ def test_a_failed_bulk_export_is_unavailable_with_its_error_code(
 ) -> None:
     shop.script.extend(
         [
-            answers.ok(
-                {
-                    "bulkOperationRunQuery": {
-                        "bulkOperation": {
-                            "id": "gid://shopify/BulkOperation/8",
-                            "status": "CREATED",
-                        },
-                        "userErrors": [],
-                    }
-                }
-            ),
+            answers.ok(_started()),
             answers.ok(_bulk("FAILED", error="TIMEOUT")),
         ]
     )
@@ -856,12 +846,92 @@ def test_a_failed_bulk_export_is_unavailable_with_its_error_code(
 def test_a_refused_bulk_export_is_a_rejection(
     platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
 ) -> None:
-    busy = {"code": "OPERATION_IN_PROGRESS", "field": None, "message": "A bulk query is running"}
+    invalid = {"code": "INVALID", "field": ["query"], "message": "Bulk queries cannot nest"}
     shop.script.append(
-        answers.ok({"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": [busy]}})
+        answers.ok({"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": [invalid]}})
     )
-    with pytest.raises(PlatformRejected, match="bulk query is running"):
+    with pytest.raises(PlatformRejected, match="cannot nest"):
         platform.bulk_catalog(session)
+
+
+def _busy() -> dict[str, Any]:
+    busy = {
+        "code": "OPERATION_IN_PROGRESS",
+        "field": None,
+        "message": "A bulk query operation for this app and shop is already in progress: "
+        "gid://shopify/BulkOperation/7.",
+    }
+    return {"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": [busy]}}
+
+
+def _active(*statuses: str) -> dict[str, Any]:
+    nodes = [
+        {
+            "id": "gid://shopify/BulkOperation/7",
+            "status": status,
+            "errorCode": None,
+            "objectCount": "0",
+            "url": None,
+        }
+        for status in statuses
+    ]
+    return {"bulkOperations": {"nodes": nodes}}
+
+
+def test_a_bulk_export_waits_for_another_bulk_query_of_the_app_to_end_then_starts(
+    *,
+    platform: ShopifyPlatform,
+    shop: Any,
+    answers: Any,
+    session: StoreSession,
+    fake_sleep: Any,
+) -> None:
+    shop.script.extend(
+        [
+            answers.ok(_busy()),
+            answers.ok(_active("RUNNING")),
+            answers.ok(_active()),  # the other one ended
+            answers.ok(_started()),
+            answers.ok(_bulk("COMPLETED")),
+        ]
+    )
+    assert platform.bulk_catalog(session) == ()
+    assert _operations(shop) == [
+        "BulkOperationRunQuery",
+        "ActiveBulkOperations",
+        "ActiveBulkOperations",
+        "BulkOperationRunQuery",
+        "BulkOperation",
+    ]
+    assert fake_sleep.calls == [1.0, 1.0]  # polling starts over for our own operation
+
+
+def test_a_busy_shop_whose_bulk_query_just_ended_is_asked_again_after_a_pause(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession, fake_sleep: Any
+) -> None:
+    shop.script.extend(
+        [
+            answers.ok(_busy()),
+            answers.ok(_active()),  # already gone
+            answers.ok(_started("COMPLETED")),  # done at once: nothing to poll
+        ]
+    )
+    assert platform.bulk_catalog(session) == ()
+    assert fake_sleep.calls == [1.0]
+    assert _operations(shop) == [
+        "BulkOperationRunQuery",
+        "ActiveBulkOperations",
+        "BulkOperationRunQuery",
+    ]
+
+
+def test_a_bulk_query_that_keeps_the_shop_busy_too_long_is_unavailable(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    shop.script.append(answers.ok(_busy()))
+    shop.default = lambda _: answers.ok(_active("RUNNING"))
+    with pytest.raises(PlatformUnavailable, match="did not finish"):
+        platform.bulk_catalog(session, max_wait_seconds=20)
 
 
 @pytest.mark.parametrize(
@@ -882,3 +952,120 @@ def test_the_order_number_is_the_one_its_name_shows(
     order = platform.order(session, "450789469")
     assert order is not None
     assert (order.number, order.name) == (expected, name)
+
+
+# --- inventory reads ---------------------------------------------------------------------------
+
+
+def _locations(*active: tuple[str, bool]) -> dict[str, Any]:
+    nodes = [
+        {
+            "id": f"gid://shopify/Location/{number}",
+            "name": f"L{number}",
+            "isActive": is_active,
+            "fulfillsOnlineOrders": True,
+        }
+        for number, is_active in active
+    ]
+    return {"locations": _page(nodes), "primaryLocation": {"id": "gid://shopify/Location/1"}}
+
+
+def _quantities(on_hand: int, available: int, committed: int) -> list[dict[str, Any]]:
+    return [
+        {"name": "on_hand", "quantity": on_hand},
+        {"name": "available", "quantity": available},
+        {"name": "committed", "quantity": committed},
+    ]
+
+
+def _level_line(item: int, location: int, on_hand: int) -> str:
+    return json.dumps(
+        {
+            "location": {"id": f"gid://shopify/Location/{location}"},
+            "quantities": _quantities(on_hand, on_hand, 0),
+            "__parentId": f"gid://shopify/InventoryItem/{item}",
+        }
+    )
+
+
+def _item_line(item: int, *, tracked: bool = True) -> str:
+    return json.dumps({"id": f"gid://shopify/InventoryItem/{item}", "tracked": tracked})
+
+
+def _bulk_answers(answers: Any, *lines: str) -> list[Any]:
+    url = "https://storage.example/bulk/9.jsonl"
+    return [
+        answers.ok(_locations(("1", True), ("2", True), ("3", False))),
+        answers.ok(_started()),
+        answers.ok(_bulk("COMPLETED", url)),
+        httpx.Response(200, text="\n".join(lines) + "\n"),
+    ]
+
+
+def test_a_bulk_snapshot_matches_levels_to_items_by_parent_in_any_order(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    shop.script.extend(
+        _bulk_answers(
+            answers,
+            _level_line(10, 1, 5),  # before its item's line: the order is not guaranteed
+            _item_line(10),
+            _item_line(11, tracked=False),
+            _level_line(11, 1, 3),  # an untracked item's level: not drift, left out
+            _level_line(10, 2, 4),  # a location not asked for: left out
+            _level_line(10, 3, 1),  # an inactive location: left out
+        )
+    )
+    snapshot = platform.inventory_snapshot(session, ["1", "3", "4"], expected_items=5000)
+    assert snapshot == InventorySnapshot(
+        levels=(StoreInventoryLevel("10", "1", on_hand=5, available=5, committed=0),),
+        items=frozenset({"10", "11"}),
+        locations=frozenset({"1"}),
+    )
+    assert "inventoryItems" in json.loads(shop.requests[1].content)["variables"]["query"]
+
+
+def test_a_bulk_file_with_an_unusable_line_is_a_rejection(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    shop.script.extend(_bulk_answers(answers, _item_line(10), '{"location": 5, "__parentId": 1}'))
+    with pytest.raises(PlatformRejected, match="bulk"):
+        platform.inventory_snapshot(session, ["1"], expected_items=5000)
+
+
+def test_a_snapshot_up_to_the_threshold_is_paged(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    level = {"item": {"id": "gid://shopify/InventoryItem/10"}, "quantities": _quantities(7, 5, 2)}
+    shop.script.extend(
+        [
+            answers.ok(_locations(("1", True))),
+            answers.ok({"inventoryItems": _page([{"id": "gid://shopify/InventoryItem/10"}])}),
+            answers.ok({"location": {"inventoryLevels": _page([level])}}),
+        ]
+    )
+    snapshot = platform.inventory_snapshot(
+        session, ["1"], expected_items=platform.config.inventory_bulk_threshold
+    )
+    assert snapshot.levels == (StoreInventoryLevel("10", "1", 7, 5, 2),)
+    assert _operations(shop) == ["Locations", "InventoryItems", "LocationInventoryLevels"]
+
+
+def test_levels_by_pair_are_asked_by_inventory_level_gid_and_nulls_left_out(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    shop.script.append(answers.ok({"nodes": [None, {"quantities": _quantities(4, 3, 1)}]}))
+    levels = platform.inventory_levels(session, [("10", "1"), ("11", "gid://shopify/Location/2")])
+    assert levels == [StoreInventoryLevel("11", "2", 4, 3, 1)]
+    assert shop.bodies()[0]["variables"]["ids"] == [
+        "gid://shopify/InventoryLevel/1?inventory_item_id=10",
+        "gid://shopify/InventoryLevel/2?inventory_item_id=11",
+    ]
+
+
+def test_an_answer_that_does_not_match_the_ids_asked_is_a_rejection(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    shop.script.append(answers.ok({"nodes": [None]}))
+    with pytest.raises(PlatformRejected):
+        platform.inventory_levels(session, [("10", "1"), ("11", "1")])

@@ -100,13 +100,20 @@ class SandboxControl:
         return self._call("GET", "/app")
 
     def update_app(
-        self, *, auto_approve: bool | None = None, compliance_webhook_url: str | None = None
+        self,
+        *,
+        auto_approve: bool | None = None,
+        compliance_webhook_url: str | None = None,
+        bulk_operation_seconds: float | None = None,
     ) -> dict[str, Any]:
+        """``bulk_operation_seconds``: how long bulk queries started from now take."""
         body: dict[str, Any] = {}
         if auto_approve is not None:
             body["auto_approve"] = auto_approve
         if compliance_webhook_url is not None:
             body["compliance_webhook_url"] = compliance_webhook_url
+        if bulk_operation_seconds is not None:
+            body["bulk_operation_seconds"] = bulk_operation_seconds
         return self._call("PATCH", "/app", json=body)
 
     def clock(self) -> dict[str, Any]:
@@ -211,6 +218,11 @@ class SandboxControl:
     def webhooks(self, shop: str) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self._call("GET", f"/shops/{shop}/webhooks")["webhooks"])
 
+    def bulk_operations(self, shop: str) -> list[dict[str, Any]]:
+        """The shop's bulk queries with their live status (and why a failed one failed)."""
+        body = self._call("GET", f"/shops/{shop}/bulk_operations")
+        return cast(list[dict[str, Any]], body["bulk_operations"])
+
     # --- locations, catalog, stock ---------------------------------------------------------------
 
     def create_location(self, shop: str, name: str, **options: Any) -> dict[str, Any]:
@@ -218,6 +230,14 @@ class SandboxControl:
 
     def update_location(self, shop: str, location_id: int, **changes: Any) -> dict[str, Any]:
         return self._call("PATCH", f"/shops/{shop}/locations/{location_id}", json=changes)
+
+    def deactivate_location(self, shop: str, location_id: int) -> dict[str, Any]:
+        """The merchant deactivates a location (it stays, inactive; not the primary one)."""
+        return self.update_location(shop, location_id, active=False)
+
+    def delete_location(self, shop: str, location_id: int) -> None:
+        """The merchant deletes an inactive location that no order names; its levels go too."""
+        self._call("DELETE", f"/shops/{shop}/locations/{location_id}")
 
     def locations(self, shop: str) -> list[dict[str, Any]]:
         return cast(
@@ -246,6 +266,11 @@ class SandboxControl:
 
     def update_variant(self, shop: str, variant_id: int, **changes: Any) -> dict[str, Any]:
         return self._call("PATCH", f"/shops/{shop}/variants/{variant_id}", json=changes)
+
+    def delete_variant(self, shop: str, variant_id: int) -> dict[str, Any]:
+        """The merchant deletes a variant with its inventory item and levels (the product too
+        if it was the last): ``{deleted, inventory_item_id, product_id, product_deleted}``."""
+        return self._call("DELETE", f"/shops/{shop}/variants/{variant_id}")
 
     def set_inventory(
         self,
@@ -289,11 +314,66 @@ class SandboxControl:
             self._call("GET", f"/shops/{shop}/inventory", params=params)["levels"],
         )
 
-    def inventory_level(self, shop: str, *, location_id: int, sku: str) -> dict[str, Any]:
-        levels = self.inventory(shop, location_id=location_id, sku=sku)
+    def inventory_level(
+        self,
+        shop: str,
+        *,
+        location_id: int,
+        sku: str | None = None,
+        inventory_item_id: int | None = None,
+        variant_id: int | None = None,
+    ) -> dict[str, Any]:
+        """One item's level at one location: ``on_hand``, ``available``, ``committed``, ...
+        (404 if the item is not stocked there)."""
+        levels = self.inventory(
+            shop,
+            location_id=location_id,
+            sku=sku,
+            inventory_item_id=inventory_item_id,
+            variant_id=variant_id,
+        )
         if len(levels) != 1:
-            raise SandboxControlError(404, "not_found", f"{sku} is not stocked at {location_id}")
+            what = sku or inventory_item_id or variant_id
+            raise SandboxControlError(404, "not_found", f"{what} is not stocked at {location_id}")
         return levels[0]
+
+    def quantities(
+        self,
+        shop: str,
+        *,
+        location_id: int,
+        sku: str | None = None,
+        inventory_item_id: int | None = None,
+        variant_id: int | None = None,
+    ) -> tuple[int, int, int]:
+        """``(on_hand, available, committed)`` of an item at a location."""
+        level = self.inventory_level(
+            shop,
+            location_id=location_id,
+            sku=sku,
+            inventory_item_id=inventory_item_id,
+            variant_id=variant_id,
+        )
+        return int(level["on_hand"]), int(level["available"]), int(level["committed"])
+
+    def unstock(
+        self,
+        shop: str,
+        *,
+        location_id: int,
+        inventory_item_id: int | None = None,
+        variant_id: int | None = None,
+        sku: str | None = None,
+    ) -> dict[str, Any]:
+        """The item is no longer stocked at the location (``inventoryDeactivate``); refused
+        while units are committed there or when it is the item's only location."""
+        params = {
+            "location_id": location_id,
+            "inventory_item_id": inventory_item_id,
+            "variant_id": variant_id,
+            "sku": sku,
+        }
+        return self._call("DELETE", f"/shops/{shop}/inventory", params=params)
 
     # --- orders ----------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ the webhook events Shopify would send.
 Stock follows Shopify's model per (inventory item, location): ``on_hand`` and the unavailable
 states (``committed``, ``reserved``, ``damaged``, ``safety_stock``, ``quality_control``), with
 ``available = on_hand - unavailable``. Placing an order commits units at the location its
-fulfillment order is assigned to; fulfilling removes them from ``committed`` and ``on_hand``;
-cancelling or editing an order down releases them.
+fulfillment order is assigned to (available down, on hand unchanged); fulfilling removes them
+from ``committed`` and ``on_hand`` (which may go negative, as in Shopify); cancelling or
+editing an order down releases them. A deleted variant takes its inventory item and levels
+with it; orders keep their lines, which then move no stock.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from adapters.shopify.sandbox.payloads import (
     money,
     normalize_address,
     order_json,
+    product_json,
     shop_json,
 )
 from adapters.shopify.sandbox.state import (
@@ -419,6 +422,29 @@ class Commerce:
             self.activate(shop, item.id, location_id, on_hand=on_hand)
         return variant
 
+    def delete_variant(self, shop: Shop, variant: Variant) -> Product | None:
+        """The merchant deletes a variant: its inventory item and every level of it go too.
+
+        Deleting a product's last variant deletes the product (``products/delete``); otherwise
+        the product changes (``products/update``). Returns the product if it remains.
+        """
+        product = shop.products[variant.product_id]
+        item_id = variant.inventory_item_id
+        for location_id in list(shop.levels_by_item.pop(item_id, {})):
+            shop.levels.pop((item_id, location_id), None)
+        shop.inventory_items.pop(item_id, None)
+        shop.variants.pop(variant.id, None)
+        product.variant_ids.remove(variant.id)
+        if not product.variant_ids:
+            shop.products.pop(product.id, None)
+            self.emit(shop, "products/delete", {"id": product.id})
+            return None
+        for position, variant_id in enumerate(product.variant_ids, start=1):
+            shop.variants[variant_id].position = position
+        product.updated_at = self.state.now()
+        self.emit(shop, "products/update", product_json(shop, product))
+        return product
+
     def update_variant(self, shop: Shop, variant: Variant, changes: dict[str, Any]) -> Variant:
         item = shop.inventory_items[variant.inventory_item_id]
         if "sku" in changes:
@@ -496,17 +522,88 @@ class Commerce:
         self._level_changed(shop, level)
         return level
 
+    def unstock(self, shop: Shop, item_id: int, location_id: int) -> InventoryLevel:
+        """``inventoryDeactivate``: the item is no longer stocked at the location.
+
+        Refused, as Shopify does, while units are committed there or when it is the item's
+        only location. Its quantities there are gone (a later activation starts from 0).
+        """
+        level = self.level(shop, item_id, location_id)
+        if level is None:
+            raise SandboxError(
+                f"inventory item {item_id} is not stocked at location {location_id}",
+                code="not_found",
+                status=404,
+            )
+        name = shop.locations[location_id].name
+        if level.quantity("committed"):
+            raise SandboxError(
+                f"The product couldn't be unstocked from {name} because it has committed "
+                "quantities.",
+                code="has_committed",
+                status=409,
+            )
+        if len(shop.item_levels(item_id)) == 1:
+            raise SandboxError(
+                f"The product couldn't be unstocked from {name} because products need to be "
+                "stocked at a minimum of 1 location.",
+                code="last_location",
+                status=409,
+            )
+        level.active = False
+        level.quantities = dict.fromkeys(STORED_QUANTITIES, 0)
+        level.updated_at = self.state.now()
+        return level
+
+    def delete_location(self, shop: Shop, location: Location) -> None:
+        """``locationDelete``: only an inactive location, never the primary one.
+
+        Its levels go with it. A location that fulfillment orders or fulfillments name is
+        refused (Shopify keeps order history; the sandbox would lose it).
+        """
+        if location.id == shop.primary_location_id:
+            raise SandboxError(
+                "the primary location cannot be deleted", code="location_is_primary", status=409
+            )
+        if location.active:
+            raise SandboxError(
+                "The location cannot be deleted while it is active.",
+                code="location_is_active",
+                status=409,
+            )
+        if any(fo.location_id == location.id for fo in shop.fulfillment_orders.values()) or any(
+            f.location_id == location.id for f in shop.fulfillments.values()
+        ):
+            raise SandboxError(
+                "The location has orders and cannot be deleted.",
+                code="location_has_pending_orders",
+                status=409,
+            )
+        for item_id, location_id in [k for k in shop.levels if k[1] == location.id]:
+            shop.levels.pop((item_id, location_id))
+            shop.levels_by_item.get(item_id, {}).pop(location_id, None)
+        del shop.locations[location.id]
+        self.emit(shop, "locations/delete", {"id": location.id})
+
+    def _tracked_item(self, shop: Shop, line: LineItem) -> int | None:
+        """The line's inventory item if the order moves its stock (tracked, not deleted)."""
+        if not line.tracked or line.inventory_item_id not in shop.inventory_items:
+            return None
+        return line.inventory_item_id
+
     def _commit(self, shop: Shop, line: LineItem, location_id: int, delta: int) -> None:
-        if not line.tracked or line.inventory_item_id is None or delta == 0:
+        item_id = self._tracked_item(shop, line)
+        if item_id is None or delta == 0:
             return
-        level = self.activate(shop, line.inventory_item_id, location_id)
+        level = self.activate(shop, item_id, location_id)
         level.quantities["committed"] = max(0, level.quantities["committed"] + delta)
         self._level_changed(shop, level)
 
     def _ship(self, shop: Shop, line: LineItem, location_id: int, quantity: int) -> None:
-        if not line.tracked or line.inventory_item_id is None or quantity == 0:
+        item_id = self._tracked_item(shop, line)
+        if item_id is None or quantity == 0:
             return
-        level = self.activate(shop, line.inventory_item_id, location_id)
+        level = self.activate(shop, item_id, location_id)
         level.quantities["committed"] = max(0, level.quantities["committed"] - quantity)
         level.quantities["on_hand"] -= quantity
         self._level_changed(shop, level)

@@ -32,7 +32,10 @@ class SandboxConfig:
     ``bucket_size`` and ``restore_rate`` are the GraphQL cost bucket of one app on one shop
     (Standard plan: 2,000 points, 100 points a second). ``webhook_retry_schedule`` lists the
     waits before each retry of a failed delivery (Shopify: 8 retries over 4 hours; tests use
-    a short one). ``random_seed`` makes the injected faults reproducible.
+    a short one). ``bulk_operation_seconds`` is how long a bulk query takes from
+    ``bulkOperationRunQuery`` to ``COMPLETED`` (``CREATED`` for its first quarter, then
+    ``RUNNING``), in real time like webhook retries. ``random_seed`` makes the injected faults
+    reproducible.
     """
 
     client_id: str = "sandbox-client-id"
@@ -58,6 +61,7 @@ class SandboxConfig:
     webhook_reorder_max_hold: float = 1.0
     api_version: str = DEFAULT_API_VERSION
     orders_visible_days: int = 60  # older orders need the read_all_orders scope
+    bulk_operation_seconds: float = 0.2
     random_seed: int | None = None
 
 

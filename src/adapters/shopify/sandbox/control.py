@@ -17,7 +17,7 @@ from adapters.shopify.sandbox.ids import SandboxError, gql_time
 from adapters.shopify.sandbox.payloads import (
     fulfillment_json,
     fulfillment_order_json,
-    inventory_level_json,
+    inventory_level_detail_json,
     location_json,
     order_json,
     product_json,
@@ -25,7 +25,7 @@ from adapters.shopify.sandbox.payloads import (
     variant_json,
 )
 from adapters.shopify.sandbox.runtime import SandboxRuntime, current_runtime
-from adapters.shopify.sandbox.state import ApiCall, Faults, InventoryItem, Shop
+from adapters.shopify.sandbox.state import ApiCall, BulkOperation, Faults, InventoryItem, Shop
 
 __all__ = ["control_blueprint"]
 
@@ -111,6 +111,26 @@ def _shop_json(runtime: SandboxRuntime, shop: Shop) -> dict[str, Any]:
     }
 
 
+def _bulk_json(operation: BulkOperation) -> dict[str, Any]:
+    return {
+        "id": operation.id,
+        "admin_graphql_api_id": f"gid://shopify/BulkOperation/{operation.id}",
+        "status": operation.status,
+        "query": operation.query,
+        "created_at": gql_time(operation.created_at),
+        "completed_at": gql_time(operation.completed_at),
+        "object_count": operation.object_count if operation.status == "COMPLETED" else 0,
+        "error_code": operation.error_code,
+        "errors": list(operation.errors),
+    }
+
+
+def _seconds(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise SandboxError(f"{name} must be a non-negative number", code="invalid", status=400)
+    return float(value)
+
+
 def _item(shop: Shop, data: dict[str, Any]) -> InventoryItem:
     if data.get("inventory_item_id") is not None:
         item = shop.inventory_items.get(_int(data["inventory_item_id"], "inventory_item_id"))
@@ -166,6 +186,7 @@ def control_blueprint() -> Blueprint:
                     "bucket_size": config.bucket_size,
                     "restore_rate": config.restore_rate,
                     "webhook_retry_schedule": list(config.webhook_retry_schedule),
+                    "bulk_operation_seconds": runtime.graphql.bulk.seconds,
                 }
             )
 
@@ -180,6 +201,11 @@ def control_blueprint() -> Blueprint:
             if "compliance_webhook_url" in data:
                 url = data["compliance_webhook_url"]
                 runtime.state.compliance_webhook_url = str(url) if url else None
+            if "bulk_operation_seconds" in data:
+                value = data["bulk_operation_seconds"]
+                runtime.state.bulk_operation_seconds = (
+                    None if value is None else _seconds(value, "bulk_operation_seconds")
+                )
         return app_settings()
 
     @bp.get("/clock")
@@ -296,9 +322,17 @@ def control_blueprint() -> Blueprint:
     def bulk_file(shop: str, operation_id: int) -> Response:
         runtime = current_runtime()
         with runtime.state.lock:
-            operation = runtime.state.shop(shop).bulk_operations.get(operation_id)
+            found = runtime.state.shop(shop)
+            operation = found.bulk_operations.get(operation_id)
             if operation is None:
                 raise SandboxError("bulk operation not found", code="not_found", status=404)
+            runtime.graphql.bulk.refresh(found, operation)
+            if operation.status != "COMPLETED":
+                raise SandboxError(
+                    f"bulk operation {operation_id} is {operation.status.lower()}: no file",
+                    code="not_found",
+                    status=404,
+                )
             return Response(operation.jsonl, mimetype="application/jsonl")
 
     # --- shops -----------------------------------------------------------------------------------
@@ -429,6 +463,16 @@ def control_blueprint() -> Blueprint:
             )
             return jsonify({"event_id": event.event_id, "payload": event.payload})
 
+    @bp.get("/shops/<shop>/bulk_operations")
+    def bulk_operations(shop: str) -> Response:
+        runtime = current_runtime()
+        with runtime.state.lock:
+            found = runtime.state.shop(shop)
+            operations = [
+                runtime.graphql.bulk.refresh(found, op) for op in found.bulk_operations.values()
+            ]
+            return jsonify({"bulk_operations": [_bulk_json(op) for op in operations]})
+
     @bp.get("/shops/<shop>/webhooks")
     def subscriptions(shop: str) -> Response:
         runtime = current_runtime()
@@ -489,6 +533,14 @@ def control_blueprint() -> Blueprint:
             location.updated_at = runtime.state.now()
             return jsonify(location_json(found, location))
 
+    @bp.delete("/shops/<shop>/locations/<int:location_id>")
+    def delete_location(shop: str, location_id: int) -> Response:
+        runtime = current_runtime()
+        with runtime.state.lock:
+            found = runtime.state.shop(shop)
+            runtime.commerce.delete_location(found, found.location(location_id))
+            return jsonify({"deleted": location_id})
+
     @bp.get("/shops/<shop>/products")
     def products(shop: str) -> Response:
         runtime = current_runtime()
@@ -520,6 +572,22 @@ def control_blueprint() -> Blueprint:
             variant = runtime.commerce.update_variant(found, found.variant(variant_id), data)
             return jsonify(variant_json(found, variant))
 
+    @bp.delete("/shops/<shop>/variants/<int:variant_id>")
+    def delete_variant(shop: str, variant_id: int) -> Response:
+        runtime = current_runtime()
+        with runtime.state.lock:
+            found = runtime.state.shop(shop)
+            variant = found.variant(variant_id)
+            product = runtime.commerce.delete_variant(found, variant)
+            return jsonify(
+                {
+                    "deleted": variant.id,
+                    "inventory_item_id": variant.inventory_item_id,
+                    "product_id": variant.product_id,
+                    "product_deleted": product is None,
+                }
+            )
+
     @bp.get("/shops/<shop>/inventory")
     def inventory(shop: str) -> Response:
         runtime = current_runtime()
@@ -531,7 +599,7 @@ def control_blueprint() -> Blueprint:
                 wanted_item = _item(found, dict(args)).id
             location_id = _opt_int(args.get("location_id"), "location_id")
             levels = [
-                inventory_level_json(found, level)
+                inventory_level_detail_json(found, level)
                 for (item_id, loc), level in found.levels.items()
                 if level.active
                 and (wanted_item is None or item_id == wanted_item)
@@ -561,7 +629,21 @@ def control_blueprint() -> Blueprint:
             )
             found.location(location_id)
             level = runtime.commerce.set_level(found, item.id, location_id, quantities)
-            return jsonify(inventory_level_json(found, level))
+            return jsonify(inventory_level_detail_json(found, level))
+
+    @bp.delete("/shops/<shop>/inventory")
+    def unstock(shop: str) -> Response:
+        runtime = current_runtime()
+        args = dict(request.args)
+        with runtime.state.lock:
+            found = runtime.state.shop(shop)
+            item = _item(found, args)
+            location_id = (
+                _opt_int(args.get("location_id"), "location_id") or found.primary_location_id
+            )
+            found.location(location_id)
+            level = runtime.commerce.unstock(found, item.id, location_id)
+            return jsonify(inventory_level_detail_json(found, level))
 
     # --- orders ----------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ A request goes: access token -> injected faults -> parse and validate against th
 schema (cached per document) -> Shopify's structural rules (page sizes, 250-item input lists,
 ``@idempotent`` on the inventory mutations) -> requested cost against the single-query limit
 and the app's leaky bucket -> execution with the resolvers -> actual cost charged -> the call
-logged. Every answer that got as far as the bucket carries ``extensions.cost``.
+logged. Every answer that got as far as the bucket carries ``extensions.cost``. Bulk queries
+run in the background (``bulk.BulkOperations``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.utilities import value_from_ast
 
+from adapters.shopify.sandbox.bulk import BulkOperations
 from adapters.shopify.sandbox.commerce import Commerce
 from adapters.shopify.sandbox.config import SandboxConfig
 from adapters.shopify.sandbox.cost import QueryAnalyzer, response_key
-from adapters.shopify.sandbox.ids import gid, rest_time
 from adapters.shopify.sandbox.resolvers import (
     IDEMPOTENT_MUTATIONS,
     RequestContext,
@@ -51,13 +52,7 @@ from adapters.shopify.sandbox.resolvers import (
     query_root,
     resolve_field,
 )
-from adapters.shopify.sandbox.state import (
-    AccessToken,
-    ApiCall,
-    BulkOperation,
-    SandboxState,
-    Shop,
-)
+from adapters.shopify.sandbox.state import AccessToken, ApiCall, SandboxState, Shop
 
 __all__ = ["UNAUTHORIZED_MESSAGE", "GraphQLReply", "GraphQLService", "load_schema"]
 
@@ -157,6 +152,11 @@ class GraphQLService:
         self.rng = rng
         self.schema = load_schema()
         self.documents = _DocumentCache(self.schema)
+        self.bulk = BulkOperations(state, config, commerce, self.schema, self._parse)
+
+    def _parse(self, text: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+        parsed = self.documents.get(text)
+        return parsed.document, parsed.errors
 
     # --- the request -----------------------------------------------------------------------------
 
@@ -430,7 +430,7 @@ class GraphQLService:
             api_version=api_version,
             base_url=base_url,
             idempotency_keys=keys,
-            run_bulk=self._run_bulk,
+            bulk_operations=self.bulk,
         )
         root = mutation_root(context) if analyzer.is_mutation else query_root(context)
         result = self._exec(document, operation, root, context, raw_variables)
@@ -560,93 +560,6 @@ class GraphQLService:
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
             )
-
-    # --- bulk operations -------------------------------------------------------------------------
-
-    def _run_bulk(self, ctx: RequestContext, query: str) -> BulkOperation | list[str]:
-        """Run a bulk query at once and keep its JSONL; Shopify would take a while."""
-        parsed = self.documents.get(query)
-        document = parsed.document
-        operation = get_operation_ast(document) if document is not None else None
-        if document is None or operation is None:
-            return [e.message for e in parsed.errors] or ["Invalid bulk query"]
-        if operation.operation != OperationType.QUERY:
-            return ["Bulk queries must be queries, not mutations."]
-        if operation.variable_definitions:
-            return ["Bulk queries cannot use variables."]
-        inner = RequestContext(
-            state=ctx.state,
-            commerce=ctx.commerce,
-            config=ctx.config,
-            shop=ctx.shop,
-            scopes=ctx.scopes,
-            api_version=ctx.api_version,
-            base_url=ctx.base_url,
-            bulk=True,
-        )
-        result = self._exec(document, operation, query_root(inner), inner, {})
-        if result.errors:
-            return [e.message for e in result.errors]
-        data = result.data or {}
-        connections = [v for v in data.values() if isinstance(v, dict) and _is_connection(v)]
-        if len(connections) != 1:
-            return ["Bulk queries must contain exactly one top-level connection field."]
-        lines: list[dict[str, Any]] = []
-        roots = _flatten(connections[0], None, lines)
-        now = self.state.clock.now()
-        operation_record = BulkOperation(
-            id=self.state.next_id(),
-            query=query,
-            created_at=now,
-            status="COMPLETED",
-            completed_at=now,
-            object_count=len(lines),
-            root_object_count=roots,
-            jsonl="".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines),
-        )
-        ctx.shop.bulk_operations[operation_record.id] = operation_record
-        self.commerce.emit(
-            ctx.shop,
-            "bulk_operations/finish",
-            {
-                "admin_graphql_api_id": gid("BulkOperation", operation_record.id),
-                "completed_at": rest_time(now, ctx.shop.utc_offset_minutes),
-                "created_at": rest_time(now, ctx.shop.utc_offset_minutes),
-                "error_code": None,
-                "status": "completed",
-                "type": "query",
-            },
-        )
-        return operation_record
-
-
-def _is_connection(value: Mapping[str, Any]) -> bool:
-    return isinstance(value.get("edges"), list) or isinstance(value.get("nodes"), list)
-
-
-def _connection_nodes(value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    if isinstance(value.get("edges"), list):
-        return [e["node"] for e in value["edges"] if isinstance(e, dict) and e.get("node")]
-    return [n for n in value.get("nodes") or [] if isinstance(n, dict)]
-
-
-def _flatten(connection: Mapping[str, Any], parent: object, lines: list[dict[str, Any]]) -> int:
-    """Shopify's JSONL: one line per node; nested connections' nodes carry ``__parentId``."""
-    nodes = _connection_nodes(connection)
-    for node in nodes:
-        record: dict[str, Any] = {}
-        children = []
-        for key, value in node.items():
-            if isinstance(value, dict) and _is_connection(value):
-                children.append(value)
-            else:
-                record[key] = value
-        if parent is not None:
-            record["__parentId"] = parent
-        lines.append(record)
-        for child in children:
-            _flatten(child, node.get("id"), lines)
-    return len(nodes)
 
 
 def _codes(errors: list[GraphQLError] | tuple[GraphQLError, ...]) -> list[str]:

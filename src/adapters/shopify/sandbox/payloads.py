@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.shopify.sandbox.ids import gid, inventory_level_gid, rest_time
 from adapters.shopify.sandbox.state import (
+    STORED_QUANTITIES,
     Customer,
     Fulfillment,
     FulfillmentOrder,
@@ -33,6 +34,7 @@ __all__ = [
     "customer_json",
     "fulfillment_json",
     "fulfillment_order_json",
+    "inventory_level_detail_json",
     "inventory_level_json",
     "location_json",
     "money",
@@ -567,24 +569,30 @@ def product_json(shop: Shop, product: Product) -> dict[str, Any]:
 
 
 def inventory_level_json(shop: Shop, level: InventoryLevel) -> dict[str, Any]:
-    """The REST ``inventory_level`` (webhook ``inventory_levels/update``) plus every quantity."""
-    variant = shop.variants.get(shop.inventory_items[level.inventory_item_id].variant_id)
+    """The REST ``inventory_level``, as the ``inventory_levels/update`` webhook sends it.
+
+    Only Shopify's documented fields: the quantities other than ``available`` (on hand,
+    committed, ...) are not in it; an app reads them over GraphQL.
+    """
     return {
         "inventory_item_id": level.inventory_item_id,
         "location_id": level.location_id,
         "available": level.available,
         "updated_at": rest_time(level.updated_at, shop.utc_offset_minutes),
         "admin_graphql_api_id": inventory_level_gid(level.location_id, level.inventory_item_id),
+    }
+
+
+def inventory_level_detail_json(shop: Shop, level: InventoryLevel) -> dict[str, Any]:
+    """The control API's view of a level: the REST fields, the variant and every quantity."""
+    item = shop.inventory_items.get(level.inventory_item_id)
+    variant = shop.variants.get(item.variant_id) if item else None
+    return {
+        **inventory_level_json(shop, level),
         "variant_id": variant.id if variant else None,
         "sku": variant.sku if variant else None,
         "active": level.active,
-        "on_hand": level.quantity("on_hand"),
-        "committed": level.quantity("committed"),
-        "reserved": level.quantity("reserved"),
-        "incoming": level.quantity("incoming"),
-        "damaged": level.quantity("damaged"),
-        "safety_stock": level.quantity("safety_stock"),
-        "quality_control": level.quantity("quality_control"),
+        **{name: level.quantity(name) for name in STORED_QUANTITIES},
     }
 
 

@@ -66,6 +66,8 @@ __all__ = [
 T = TypeVar("T")
 Node = dict[str, Any]
 if TYPE_CHECKING:
+    from adapters.shopify.sandbox.bulk import BulkOperations
+
     Info: TypeAlias = GraphQLResolveInfo[Any]
 
 # Mutations that must carry ``@idempotent(key: ...)`` from 2026-04 on.
@@ -126,8 +128,8 @@ class RequestContext:
     idempotency_keys: dict[str, str] = field(factory=dict)  # root response key -> key
     user_error_codes: list[str] = field(factory=list)
     search_warnings: list[dict[str, Any]] = field(factory=list)
-    bulk: bool = False
-    run_bulk: Callable[[RequestContext, str], BulkOperation | list[str]] | None = None
+    bulk: bool = False  # executing a bulk query: connections are not paged
+    bulk_operations: BulkOperations | None = None
 
 
 def _ctx(info: Info) -> RequestContext:
@@ -626,8 +628,6 @@ def level_node(ctx: RequestContext, level: InventoryLevel) -> Node:
 
 
 def adjustment_group_node(ctx: RequestContext, group: AdjustmentGroup) -> Node:
-    shop = ctx.shop
-
     def changes(
         info: Info,
         inventoryItemIds: list[str] | None = None,  # noqa: N803
@@ -651,14 +651,10 @@ def adjustment_group_node(ctx: RequestContext, group: AdjustmentGroup) -> Node:
                     "quantityAfterChange": change.quantity_after,
                     "ledgerDocumentUri": change.ledger_document_uri,
                     "item": Lazy(
-                        lambda info, c=change, **_: item_node(
-                            ctx, shop.inventory_items[c.inventory_item_id]
-                        )
+                        lambda info, c=change, **_: _item_or_none(ctx, c.inventory_item_id)
                     ),
                     "location": Lazy(
-                        lambda info, c=change, **_: location_node(
-                            ctx, shop.locations[c.location_id]
-                        )
+                        lambda info, c=change, **_: _location_or_none(ctx, c.location_id)
                     ),
                 }
             )
@@ -674,6 +670,18 @@ def adjustment_group_node(ctx: RequestContext, group: AdjustmentGroup) -> Node:
         "app": _app_node(ctx),
         "changes": Lazy(changes),
     }
+
+
+def _item_or_none(ctx: RequestContext, item_id: int) -> Node | None:
+    """An inventory item's node; ``None`` once its variant was deleted."""
+    item = ctx.shop.inventory_items.get(item_id)
+    return item_node(ctx, item) if item else None
+
+
+def _location_or_none(ctx: RequestContext, location_id: int) -> Node | None:
+    """A location's node; ``None`` once the location was deleted."""
+    location = ctx.shop.locations.get(location_id)
+    return location_node(ctx, location) if location else None
 
 
 def _app_node(ctx: RequestContext) -> Node:
@@ -1273,10 +1281,10 @@ def subscription_node(ctx: RequestContext, subscription: Subscription) -> Node:
     }
 
 
-def bulk_operation_node(
-    ctx: RequestContext, operation: BulkOperation, status: str | None = None
-) -> Node:
-    status = status or operation.status
+def bulk_operation_node(ctx: RequestContext, operation: BulkOperation) -> Node:
+    if ctx.bulk_operations is not None:
+        ctx.bulk_operations.refresh(ctx.shop, operation)
+    status = operation.status
     done = status == "COMPLETED"
     url = f"{ctx.base_url}_sandbox/bulk/{ctx.shop.domain}/{operation.id}.jsonl"
     return {
@@ -1287,7 +1295,7 @@ def bulk_operation_node(
         "query": operation.query,
         "errorCode": operation.error_code,
         "createdAt": gql_time(operation.created_at),
-        "completedAt": gql_time(operation.completed_at) if done else None,
+        "completedAt": gql_time(operation.completed_at),
         "objectCount": str(operation.object_count if done else 0),
         "rootObjectCount": str(operation.root_object_count if done else 0),
         "fileSize": str(operation.file_size) if done else None,
@@ -1360,6 +1368,13 @@ _ORDER_SEARCH: dict[str, Getter] = {
     "tag": lambda o: list(cast(Order, o).tags),
     "sku": lambda o: [li.sku for li in cast(Order, o).line_items if li.sku],
     "source_name": lambda o: cast(Order, o).source_name,
+}
+
+_BULK_SEARCH: dict[str, Getter] = {
+    "status": lambda op: cast(BulkOperation, op).status.lower(),
+    "operation_type": lambda op: "query",  # the sandbox runs bulk queries only
+    "created_at": lambda op: cast(BulkOperation, op).created_at,
+    "id": lambda op: cast(BulkOperation, op).id,
 }
 
 _ORDER_SORT: dict[str, Callable[[Order], tuple[Any, ...]]] = {
@@ -1554,6 +1569,27 @@ def query_root(ctx: RequestContext) -> Node:
         latest = max(shop.bulk_operations.values(), key=lambda op: op.id)
         return bulk_operation_node(ctx, latest)
 
+    def bulk_operations(info: Info, **arguments: Any) -> Node:
+        found = list(shop.bulk_operations.values())
+        if ctx.bulk_operations is not None:
+            found = [ctx.bulk_operations.refresh(shop, op) for op in found]
+        found = _filtered(ctx, info, found, arguments.get("query"), _BULK_SEARCH)
+        newest_first = not arguments.get("reverse")  # Shopify: newest first by default
+        completed = arguments.get("sortKey") == "COMPLETED_AT"
+
+        def key(op: BulkOperation) -> tuple[Any, ...]:
+            when = op.completed_at if completed else op.created_at
+            stamp = _ts(when) if when else 0
+            return (-stamp, -op.id) if newest_first else (stamp, op.id)
+
+        return paginate(
+            ctx,
+            found,
+            key,
+            lambda op: bulk_operation_node(ctx, op),
+            {**arguments, "reverse": False},
+        )
+
     def bulk_operation(info: Info, id: str) -> Node | None:
         found = shop.bulk_operations.get(_id_arg(id, "BulkOperation") or 0)
         return bulk_operation_node(ctx, found) if found else None
@@ -1603,6 +1639,7 @@ def query_root(ctx: RequestContext) -> Node:
         "webhookSubscription": Lazy(webhook_subscription),
         "currentBulkOperation": Lazy(current_bulk_operation),
         "bulkOperation": Lazy(bulk_operation),
+        "bulkOperations": Lazy(bulk_operations),
         "node": Lazy(node),
         "nodes": Lazy(nodes),
         "currentAppInstallation": Lazy(current_app_installation),
@@ -1883,13 +1920,13 @@ def mutation_root(ctx: RequestContext) -> Node:
         return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
     def bulk_operation_run_query(info: Info, query: str, **_: Any) -> Node:
-        if ctx.run_bulk is None:  # pragma: no cover - the service always provides it
+        if ctx.bulk_operations is None:  # pragma: no cover - the service always provides it
             raise GraphQLError("bulk operations are not available")
-        outcome = ctx.run_bulk(ctx, query)
-        if isinstance(outcome, list):
-            errors = [SandboxError(m, code="INVALID", field=["query"]) for m in outcome]
-            return {"bulkOperation": None, "userErrors": _user_errors(ctx, errors, coded=True)}
-        return {"bulkOperation": bulk_operation_node(ctx, outcome, "CREATED"), "userErrors": []}
+        try:
+            started = ctx.bulk_operations.start(ctx, query)
+        except UserErrors as exc:
+            return {"bulkOperation": None, "userErrors": _user_errors(ctx, exc.errors, coded=True)}
+        return {"bulkOperation": bulk_operation_node(ctx, started), "userErrors": []}
 
     return {
         "fulfillmentCreate": Lazy(fulfillment_create),

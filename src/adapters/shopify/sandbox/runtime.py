@@ -47,6 +47,7 @@ class SandboxRuntime:
     def reset(self) -> None:
         self.state.reset()
         self.dispatcher.reset()
+        self.graphql.bulk.reset()
         self.reseed(self.config.random_seed)
 
     def reseed(self, seed: int | None) -> None:
@@ -55,6 +56,7 @@ class SandboxRuntime:
 
     def close(self) -> None:
         self.state.remove_sink(self.dispatcher.enqueue)
+        self.graphql.bulk.close()
         self.dispatcher.close()
 
 

@@ -19,6 +19,7 @@ from adapters.shopify.sandbox.config import SandboxClock
 from adapters.shopify.sandbox.ids import SandboxError, truncate
 
 __all__ = [
+    "BULK_ACTIVE",
     "QUANTITY_NAMES",
     "AccessToken",
     "AdjustmentGroup",
@@ -421,17 +422,32 @@ class IdempotencyRecord:
     created_at: datetime
 
 
+BULK_ACTIVE = frozenset({"CREATED", "RUNNING"})
+
+
 @define
 class BulkOperation:
+    """A bulk query: ``CREATED``, ``RUNNING`` from ``running_after``, then ``COMPLETED`` (or
+    ``FAILED``) at ``finished_after`` (``time.monotonic()`` instants: real time)."""
+
     id: int
     query: str
     created_at: datetime
+    scopes: frozenset[str] = frozenset()
+    api_version: str = ""
+    running_after: float = 0.0
+    finished_after: float = 0.0
     status: str = "CREATED"
     completed_at: datetime | None = None
     object_count: int = 0
     root_object_count: int = 0
     jsonl: str = ""
     error_code: str | None = None
+    errors: list[str] = field(factory=list)  # why it failed, for the control API
+
+    @property
+    def active(self) -> bool:
+        return self.status in BULK_ACTIVE
 
     @property
     def file_size(self) -> int:
@@ -602,6 +618,7 @@ class SandboxState:
         self.faults = Faults()
         self.auto_approve: bool | None = None  # None: the configured value
         self.compliance_webhook_url: str | None = None
+        self.bulk_operation_seconds: float | None = None  # None: the configured value
         self._next_id = self.FIRST_ID
 
     def reset(self) -> None:
@@ -614,6 +631,7 @@ class SandboxState:
             self.faults = Faults()
             self.auto_approve = None
             self.compliance_webhook_url = None
+            self.bulk_operation_seconds = None
 
     def next_id(self) -> int:
         with self.lock:
