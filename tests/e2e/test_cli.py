@@ -9,7 +9,6 @@ from click.testing import CliRunner
 
 import tests.pg
 from adapters.crypto import generate_key_spec
-from adapters.shopify import ShopifyPlatform
 from core.model import Integration
 from core.services import inventory
 from entrypoints.cli import main
@@ -103,11 +102,6 @@ def test_bad_usage_exits_2(env: dict[str, str]) -> None:
 
 # --- storelink sync: the inventory job ---------------------------------------------------------
 
-needs_inventory_adapter = pytest.mark.skipif(
-    not hasattr(ShopifyPlatform, "inventory_snapshot"),
-    reason="the Shopify adapter does not read inventory levels yet (StorePlatform port)",
-)
-
 
 def _stack_env(stack: Stack, pg_database: tests.pg.ScratchDatabase) -> dict[str, str]:
     """The command line's environment for the stack's database, keys and simulated store."""
@@ -182,7 +176,6 @@ def test_sync_inventory_of_a_store_that_syncs_nothing_says_so_and_is_not_due_aga
     assert again.stdout.splitlines() == ["nothing is due"]
 
 
-@needs_inventory_adapter
 def test_sync_inventory_puts_right_what_the_store_drifted_to(
     stack: Stack, pg_database: tests.pg.ScratchDatabase
 ) -> None:

@@ -37,10 +37,11 @@ divides Shopify's bucket sizes (2,000 Standard, 4,000 Advanced, 20,000 Plus), so
 moving-window budget fits whole pages into a window with nothing left over; pages of 250
 (752 points) fit only twice into 2,000 and pace a full read about a third slower."""
 
-INVENTORY_BULK_THRESHOLD = 2000
+INVENTORY_BULK_THRESHOLD = 250
 """Above this many inventory items a whole-store inventory read is one bulk operation (a few
 points and a file, however large the store) instead of pages (about 1 point per item plus 5
-per level, some 12,000 points, two minutes of a Standard bucket, at 2,000 items)."""
+per level: some 12,000 points, two minutes of a Standard bucket, at 2,000 items). Below it a
+paged read answers at once, where a bulk export takes seconds to minutes to run."""
 
 _API_VERSION = re.compile(r"[0-9]{4}-(01|04|07|10)|unstable")
 _TEMPLATE = re.compile(r"https?://[^\s{}]*\{shop\}[^\s{}]*")

@@ -20,7 +20,6 @@ from adapters.crypto import generate_key_spec
 from adapters.memory import MemoryDatabase, MemoryUnitOfWork
 from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
 from adapters.ratelimit import LimitsRateLimiter
-from adapters.shopify import ShopifyPlatform
 from adapters.shopify.sandbox import SandboxConfig, SandboxServer
 from adapters.system import ManualClock, UuidIdGenerator
 from core.model import (
@@ -1123,13 +1122,7 @@ def test_an_owner_syncs_a_connected_stores_orders_now_and_then_disconnects_it(
     assert control.webhooks(SHOP) == []  # our subscription is removed from the store
 
 
-needs_inventory_adapter = pytest.mark.skipif(
-    not hasattr(ShopifyPlatform, "inventory_snapshot"),
-    reason="the Shopify adapter does not read inventory levels yet (StorePlatform port)",
-)
 
-
-@needs_inventory_adapter
 def test_an_owner_pushes_inventory_now_and_the_store_shows_what_the_warehouse_can_ship(
     sandbox: SandboxServer, store_services: Services
 ) -> None:
