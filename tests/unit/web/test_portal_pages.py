@@ -1122,7 +1122,6 @@ def test_an_owner_syncs_a_connected_stores_orders_now_and_then_disconnects_it(
     assert control.webhooks(SHOP) == []  # our subscription is removed from the store
 
 
-
 def test_an_owner_pushes_inventory_now_and_the_store_shows_what_the_warehouse_can_ship(
     sandbox: SandboxServer, store_services: Services
 ) -> None:
