@@ -11,7 +11,7 @@ from core.services._context import Context
 
 PUSH_COMMAND = "inventory.push"  # push what changed (queued by stock movements)
 SYNC_COMMAND = "inventory.sync"  # read the store, repair drift, push everything
-DEBOUNCE = timedelta(seconds=1)
+DEBOUNCE = timedelta(seconds=0.5)
 
 
 def queue_push(

@@ -237,8 +237,9 @@ def test_the_threshold_chooses_between_paging_and_bulk(
 
 
 def test_levels_of_many_items_are_read_page_by_page(
-    platform: ShopifyPlatform, control: Any, session: StoreSession, primary_location: int
+    make_platform: Any, control: Any, session: StoreSession, primary_location: int
 ) -> None:
+    platform = make_platform(inventory_bulk_threshold=1000)  # pages up to 1,000 items
     products = [
         {
             "title": f"P{p}",
