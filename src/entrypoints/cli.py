@@ -221,6 +221,7 @@ def sync(jobs: tuple[str, ...], integration_id: str | None, enqueue: bool) -> No
             work,
             label="syncing",
             file=sys.stderr,
+            hidden=not sys.stderr.isatty(),  # a bar on a terminal; nothing in cron's mail
             item_show_func=lambda w: f"{w[0]} {w[1].shop_domain}" if w else "",
         ) as bar:
             results = []

@@ -191,7 +191,8 @@ def update_settings(
                 raise InvalidInput(f"unknown setting {name!r}; known: {', '.join(sorted(names))}")
             default = names[name].default
             if type(value) is not type(default):
-                raise InvalidInput(f"{name} must be a {type(default).__name__}")
+                kind = "true or false" if isinstance(default, bool) else "a whole number"
+                raise InvalidInput(f"{name} must be {kind}")
             setattr(settings, name, value)
         if not 5 <= settings.sync_inventory_interval_minutes <= 24 * 60:
             raise InvalidInput("sync_inventory_interval_minutes must be 5 to 1440")
