@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.services import SYSTEM, fulfillment
+from adapters.shopify import ShopifyPlatform
+from core.errors import PlatformUnavailable
+from core.services import SYSTEM, fulfillment, mapping
 from core.services import orders as order_services
 from tests.e2e.conftest import Stack
 
@@ -275,3 +277,61 @@ def test_dropped_or_duplicated_deliveries_still_give_each_order_exactly_once(
     got = sorted(o.external.external_order_id for o in stack.orders() if o.external)
     assert got == sorted(str(p["id"]) for p in placed)
     assert stack.level(tent) == (50, 4)
+
+
+def test_a_fulfilment_that_failed_at_one_location_is_not_sent_twice_at_the_other(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two store locations served by one warehouse: the store fulfils each location's lines
+    in its own call. The first succeeds, the second fails; the retry sends only the second."""
+    shop = stack.shop("acme", {"TENT-1": 9})
+    stack.product("TENT-1", on_hand=9)
+    second = stack.control.create_location(SHOP, "Pop-up")
+    stack.control.set_inventory(SHOP, location_id=second["id"], sku="TENT-1", on_hand=9)
+    integration = stack.connect("acme")
+    mapping.update_location(
+        stack.services.ctx,
+        SYSTEM,
+        integration.id,
+        str(second["id"]),
+        warehouse_id=stack.warehouse.id,
+    )
+    placed = stack.control.place_order(
+        SHOP,
+        [
+            {"sku": "TENT-1", "quantity": 1, "location_id": shop["primary_location_id"]},
+            {"sku": "TENT-1", "quantity": 2, "location_id": second["id"]},
+        ],
+    )
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    assert order.status == "allocated"
+    real = ShopifyPlatform.create_fulfillment
+    calls: list[str] = []
+
+    def second_call_fails(self, session, request):  # type: ignore[no-untyped-def]
+        calls.append(request.lines_by_fulfillment_order[0].fulfillment_order_id)
+        if len(calls) == 2:
+            raise PlatformUnavailable("Shopify answered 503", operation="fulfillmentCreate")
+        return real(self, session, request)
+
+    monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", second_call_fails)
+    fulfillment.ship(stack.services.ctx, SYSTEM, order.id, carrier="UPS", tracking_number="1Z")
+    stack.settle()
+    with stack.services.ctx.uow() as uow:
+        [command] = uow.outbox.list(kind=fulfillment.FULFILLMENT_COMMAND)
+        retry_now = uow.outbox.get(command.id)
+        assert retry_now is not None
+        assert retry_now.status == "failed"
+        retry_now.next_attempt_at = stack.services.ctx.clock.now()
+        uow.outbox.update(retry_now)
+        uow.commit()
+    stack.settle()
+    assert len(calls) == 3
+    assert calls[2] == calls[1]  # the retry sent only the location that failed
+    fulfilled = stack.control.fulfillments(SHOP, placed["id"])
+    assert sorted(sum(li["quantity"] for li in f["line_items"]) for f in fulfilled) == [1, 2]
+    assert stack.control.order(SHOP, placed["id"])["fulfillment_status"] == "fulfilled"
+    with stack.services.ctx.uow() as uow:
+        assert {s.sync_state for s in uow.shipments.for_order(order.id)} == {"synced"}
