@@ -192,3 +192,29 @@ def test_nothing_changed_means_no_store_call(stack: Stack) -> None:
     )
     stack.settle()  # dirty, but the target is what the store was told: nothing to send
     assert [c["operation_name"] for c in stack.control.calls(SHOP)] == []
+
+
+def test_stock_that_moves_while_a_full_sync_runs_is_pushed_after_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    integration = _connected(stack, {"TEE": 0}, {"TEE": 9})
+    real = inventory._apply_snapshot
+
+    def count_goes_down_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        stock_services.adjust_stock(
+            stack.services.ctx,
+            SYSTEM,
+            warehouse_id=stack.warehouse.id,
+            sku="TEE",
+            client_id=stack.client.id,
+            quantity=-5,
+            reason="damaged",
+        )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inventory, "_apply_snapshot", count_goes_down_meanwhile)
+    stack.control.set_inventory(SHOP, sku="TEE", on_hand=20)  # drift, so the sync reads
+    inventory.sync(stack.services.store, integration.id, key_seed="during")
+    monkeypatch.undo()
+    stack.settle()
+    assert _level(stack, "TEE")["available"] == 4

@@ -577,6 +577,7 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
         )
         uow.sync_runs.add(run)
         uow.commit()
+        marks = uow.inventory.dirty(integration_id)  # what this sync takes care of
         plan = _plan(uow, integration, None)
         expected = max(uow.catalog.count(integration_id), len(plan.slots))
     if not integration.is_connected:
@@ -612,7 +613,10 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
         if locked is not None:
             locked.inventory_synced_at = started
             uow.integrations.update(locked)
-        uow.inventory.clear_dirty(uow.inventory.dirty(integration_id))
+        # only the marks read before the plan: a movement during the sync is pushed after it
+        uow.inventory.clear_dirty(marks)
+        if uow.inventory.dirty(integration_id, limit=1):
+            queue_push(uow, sc.ctx, integration_id, follow_up=True)
         uow.commit()
     _finish(sc, run, report)
     return report
