@@ -198,7 +198,7 @@ def test_stock_that_moves_while_a_full_sync_runs_is_pushed_after_it(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     integration = _connected(stack, {"TEE": 0}, {"TEE": 9})
-    real = inventory._apply_snapshot
+    real = inventory._push  # runs on a plan read before the count went down
 
     def count_goes_down_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
         stock_services.adjust_stock(
@@ -212,7 +212,7 @@ def test_stock_that_moves_while_a_full_sync_runs_is_pushed_after_it(
         )
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(inventory, "_apply_snapshot", count_goes_down_meanwhile)
+    monkeypatch.setattr(inventory, "_push", count_goes_down_meanwhile)
     stack.control.set_inventory(SHOP, sku="TEE", on_hand=20)  # drift, so the sync reads
     inventory.sync(stack.services.store, integration.id, key_seed="during")
     monkeypatch.undo()
