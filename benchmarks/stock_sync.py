@@ -78,7 +78,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -98,6 +98,7 @@ from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
 from adapters.postgres import PostgresDatabase, PostgresUnitOfWork
 from adapters.ratelimit import FailOpenRateLimiter, LimitsRateLimiter
 from adapters.shopify import ShopifyConfig, ShopifyPlatform
+from adapters.shopify.sandbox import SandboxClock
 from adapters.shopify.sandbox.client import SandboxControl
 from adapters.system import ManualClock, SystemClock, UuidIdGenerator
 from core.model import OutboxCommand, Product
@@ -127,31 +128,9 @@ _OPERATION = re.compile(rb'"query"\s*:\s*"(?:\\n|\s)*(?:query|mutation)\s+(\w+)'
 # ---------------------------------------------------------------------------------------------
 
 
-class SwitchableClock:
+class SwitchableClock(SandboxClock):
     """The sandbox's clock: frozen (moved only by ``advance``) until ``follow_wall``, then the
     wall clock plus an offset, continuing from where the frozen clock stood."""
-
-    def __init__(self, frozen_at: datetime) -> None:
-        self._frozen_at: datetime | None = frozen_at
-        self._offset = timedelta()
-        self._lock = threading.Lock()
-
-    @property
-    def frozen(self) -> bool:
-        return self._frozen_at is not None
-
-    def now(self) -> datetime:
-        with self._lock:
-            if self._frozen_at is not None:
-                return self._frozen_at + self._offset
-            return datetime.now(UTC) + self._offset
-
-    def advance(self, seconds: float) -> datetime:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        with self._lock:
-            self._offset += timedelta(seconds=seconds)
-        return self.now()
 
     def follow_wall(self) -> None:
         with self._lock:
@@ -167,7 +146,7 @@ def _run_sandbox_child(config_json: str) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us by closing stdin
     clock = SwitchableClock(datetime.now(UTC))
-    state = SandboxState(clock)  # type: ignore[arg-type]
+    state = SandboxState(clock)
     with SandboxServer(SandboxConfig(**json.loads(config_json)), state) as server:
         print(server.url, flush=True)
         for line in sys.stdin:

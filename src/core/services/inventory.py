@@ -532,8 +532,13 @@ def _batch_key(
 
 
 def _existing(uow: UnitOfWork, states: list[InventoryPushState]) -> list[InventoryPushState]:
-    """Only states whose mapping still exists (it may have been deleted meanwhile)."""
-    alive = {i for i in {s.mapping_id for s in states} if uow.mappings.get(i) is not None}
+    """Only states whose mapping still exists (it may have been deleted meanwhile): one read
+    per integration, not one per mapping."""
+    alive = {
+        m.id
+        for integration_id in {s.integration_id for s in states}
+        for m in uow.mappings.for_integration(integration_id)
+    }
     return [s for s in states if s.mapping_id in alive]
 
 
