@@ -37,6 +37,7 @@ from core.model import (
     StockMovement,
     SyncRun,
     User,
+    UserSession,
     Warehouse,
 )
 from core.store import (
@@ -85,6 +86,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "UserSessionRepository",
     "WarehouseRepository",
 ]
 
@@ -288,6 +290,37 @@ class ApiTokenRepository(Protocol):
     def touch(self, token_id: str, when: datetime) -> None: ...
 
     def delete_for_user(self, user_id: str) -> int: ...
+
+
+class UserSessionRepository(Protocol):
+    """Signed-in browsers, found by the digest of their session id."""
+
+    def add(self, session: UserSession) -> None:
+        """Raises ``Conflict`` if the id hash is taken."""
+        ...
+
+    def get(self, id_hash: str) -> UserSession | None: ...
+
+    def for_user(self, user_id: str) -> builtins.list[UserSession]:
+        """The user's sessions, revoked and expired ones included, oldest first."""
+        ...
+
+    def touch(self, id_hash: str, when: datetime) -> None:
+        """Record that the session was used at ``when``."""
+        ...
+
+    def revoke(self, id_hash: str, when: datetime) -> bool:
+        """End the session; ``False`` if there is none or it was revoked already."""
+        ...
+
+    def revoke_for_user(self, user_id: str, when: datetime, *, keep: str | None = None) -> int:
+        """End every unrevoked, unexpired session of the user but the one whose id hash is
+        ``keep``; how many were ended."""
+        ...
+
+    def purge(self, before: datetime) -> int:
+        """Delete the sessions whose absolute lifetime ended before ``before``; how many."""
+        ...
 
 
 class WarehouseRepository(Protocol):
@@ -641,6 +674,9 @@ class UnitOfWork(Protocol):
 
     @property
     def api_tokens(self) -> ApiTokenRepository: ...
+
+    @property
+    def user_sessions(self) -> UserSessionRepository: ...
 
     @property
     def warehouses(self) -> WarehouseRepository: ...

@@ -37,6 +37,7 @@ from core.model import (
     StockMovement,
     SyncRun,
     User,
+    UserSession,
     Warehouse,
     open_units,
 )
@@ -136,6 +137,49 @@ class MemoryApiTokenRepository(_Repo):
         for token_id in ids:
             self._tx.delete("api_tokens", token_id)
         return len(ids)
+
+
+class MemoryUserSessionRepository(_Repo):
+    def add(self, session: UserSession) -> None:
+        self._insert("user_sessions", session.id_hash, session, "session")
+
+    def get(self, id_hash: str) -> UserSession | None:
+        got: UserSession | None = self._tx.get("user_sessions", id_hash)
+        return got
+
+    def for_user(self, user_id: str) -> list[UserSession]:
+        found = self._tx.scan("user_sessions", lambda s: s.user_id == user_id)
+        return sorted(found, key=lambda s: (s.created_at, s.id_hash))
+
+    def touch(self, id_hash: str, when: datetime) -> None:
+        session = self.get(id_hash)
+        if session is not None:
+            session.last_seen_at = when
+            self._tx.put("user_sessions", id_hash, session)
+
+    def revoke(self, id_hash: str, when: datetime) -> bool:
+        session = self.get(id_hash)
+        if session is None or session.revoked_at is not None:
+            return False
+        session.revoked_at = when
+        self._tx.put("user_sessions", id_hash, session)
+        return True
+
+    def revoke_for_user(self, user_id: str, when: datetime, *, keep: str | None = None) -> int:
+        ended = [
+            s
+            for s in self.for_user(user_id)
+            if s.id_hash != keep and s.revoked_at is None and s.expires_at > when
+        ]
+        for session in ended:
+            self.revoke(session.id_hash, when)
+        return len(ended)
+
+    def purge(self, before: datetime) -> int:
+        old = [s.id_hash for s in self._tx.scan("user_sessions", lambda s: s.expires_at < before)]
+        for id_hash in old:
+            self._tx.delete("user_sessions", id_hash)
+        return len(old)
 
 
 class MemoryWarehouseRepository(_Repo):

@@ -28,7 +28,7 @@ from core.model.orders import (
     open_units,
 )
 from core.model.stock import MovementKind, Product, StockLevel, StockMovement, Warehouse
-from core.model.tenancy import ROLES, ApiToken, Client, Role, User
+from core.model.tenancy import ROLES, ApiToken, Client, Role, User, UserSession
 from core.model.work import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
@@ -82,6 +82,7 @@ __all__ = [
     "StockMovement",
     "SyncRun",
     "User",
+    "UserSession",
     "Warehouse",
     "open_units",
 ]
