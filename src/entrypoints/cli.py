@@ -313,7 +313,7 @@ def sandbox(host: str, port: int, auto_approve: bool) -> None:
 
 @main.group()
 def user() -> None:
-    """Create users and API tokens."""
+    """Create users and API tokens; reset passwords; disable and enable users."""
 
 
 @user.command("create")
@@ -355,6 +355,42 @@ def user_token(email: str, label: str) -> None:
     with services_from_env() as services:
         _, token = tenancy.create_api_token(services.ctx, email=email, label=label)
         click.echo(token)
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password", help="Asked for when not given.")
+def user_password(email: str, password: str | None) -> None:
+    """Set a user's password; every session of the user is signed out."""
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with services_from_env() as services:
+        ended = tenancy.set_password(
+            services.ctx, services.passwords, SYSTEM, email=email, password=password or ""
+        )
+        click.echo(f"password of {email} changed; {_sessions(ended)} signed out")
+
+
+@user.command("disable")
+@click.argument("email")
+def user_disable(email: str) -> None:
+    """Disable a user: signed out everywhere, no sign-in, API tokens refused."""
+    with services_from_env() as services:
+        ended = tenancy.set_active(services.ctx, SYSTEM, email=email, active=False)
+        click.echo(f"disabled {email}; {_sessions(ended)} signed out")
+
+
+@user.command("enable")
+@click.argument("email")
+def user_enable(email: str) -> None:
+    """Enable a disabled user again (their old sessions stay ended)."""
+    with services_from_env() as services:
+        tenancy.set_active(services.ctx, SYSTEM, email=email, active=True)
+        click.echo(f"enabled {email}")
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'}"
 
 
 @main.command("client")

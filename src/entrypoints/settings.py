@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,6 +47,9 @@ class Settings:
     shopify_api_version: str = "2026-10"
     shopify_shop_url_template: str = "https://{shop}"
     cron_secret: str | None = field(default=None, repr=False)
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    trusted_proxy_hops: int = 0
 
     @property
     def is_https(self) -> bool:
@@ -101,6 +104,12 @@ class Settings:
         if bool(client_id) != bool(client_secret):
             raise ConfigError("set both SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET, or neither")
 
+        idle_minutes = _whole(get, "SESSION_IDLE_MINUTES", 120, 1, 7 * 24 * 60)
+        max_hours = _whole(get, "SESSION_MAX_HOURS", 12, 1, 30 * 24)
+        if idle_minutes > max_hours * 60:
+            raise ConfigError("SESSION_IDLE_MINUTES must not be longer than SESSION_MAX_HOURS")
+        proxy_hops = _whole(get, "TRUSTED_PROXY_HOPS", 0, 0, 10)
+
         secret_key = get("SECRET_KEY")
         keys = get("TOKEN_ENCRYPTION_KEYS")
         if generate_missing and (secret_key is None or keys is None):
@@ -130,7 +139,20 @@ class Settings:
             shopify_api_version=version,
             shopify_shop_url_template=template,
             cron_secret=get("CRON_SECRET"),
+            session_idle_minutes=idle_minutes,
+            session_max_hours=max_hours,
+            trusted_proxy_hops=proxy_hops,
         )
+
+
+def _whole(get: Callable[[str], str | None], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting within ``low``..``high``, or ``default`` when unset."""
+    raw = get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", raw) or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def _is_postgres(value: str) -> bool:

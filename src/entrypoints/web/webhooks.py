@@ -1,10 +1,15 @@
-"""Webhook endpoints: verify, store, answer. Nothing else happens inside the request.
+"""Webhook endpoints: verify, parse, store, answer. Nothing else happens inside the request.
 
-The signature is checked first, over the raw body, before any lookup (401 if bad or missing;
-failed checks are rate limited per source address). Valid deliveries are rate limited per
-integration (429 with Retry-After: the store simply retries later) through the shared limiter,
-which fails open so a Redis outage never loses a delivery. The event is committed before the
-200 goes out.
+The signature is checked first, over the raw body, before any lookup or parsing (401 if bad
+or missing). Only failures are counted, per source address and endpoint: past
+``BAD_SIGNATURES`` a wrong signature is answered 429, while a correctly signed delivery from
+the same address is never refused for them. A signed body is then parsed strictly
+(``strict_json``); one that is not a JSON object, or is hostile (nested too deep, NUL or lone
+surrogates, numbers that are not finite), is answered 400 and not stored, so it can never sit
+in the inbox as an event no worker can handle (the store retries it, then gives up). Valid
+deliveries are rate limited per integration (429 with Retry-After: the store retries later)
+through the shared limiter, which fails open so a Redis outage never loses a delivery. The
+event is committed before the 200 goes out.
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ from datetime import datetime
 
 from flask import Blueprint, request
 
-from core.errors import PayloadError
 from core.ports import Rate
 from core.services import webhooks
 from core.services.webhooks import Delivery, ShopMismatch
+from entrypoints.web import strict_json
 from entrypoints.web.auth import client_address
 from entrypoints.web.context import services
 from entrypoints.web.errors import ApiError
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
-BAD_SIGNATURES = Rate(30, 60)  # per source address
+BAD_SIGNATURES = Rate(30, 60)  # failures per source address and endpoint
+BAD_SIGNATURES_ANYWHERE = Rate(300, 60)  # failures per source address, all endpoints together
 DELIVERIES = Rate(6000, 60)  # per integration (or shop, app-level): generous
 
 
@@ -48,20 +54,34 @@ def _triggered_at() -> datetime | None:
         return None
 
 
+def _count_bad_signature(integration_id: str | None) -> None:
+    """Spend one unit of this address's budgets of bad signatures, at this endpoint and at
+    all of them (made-up integration ids open no fresh budgets); 429 once one is spent. A
+    correctly signed delivery never gets this answer."""
+    address = client_address()
+    limiter = services().webhook_limiter
+    endpoint = limiter.acquire(
+        f"webhook-bad-hmac:{address}:{integration_id or 'app'}", BAD_SIGNATURES
+    )
+    anywhere = limiter.acquire(f"webhook-bad-hmac:{address}", BAD_SIGNATURES_ANYWHERE)
+    decision = endpoint if not endpoint.allowed else anywhere
+    if not decision.allowed:
+        raise ApiError(
+            429, "rate_limited", "too many bad signatures", retry_after=decision.retry_after
+        )
+
+
 def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, str], int]:
     platform = services().platforms.get(platform_name)
     if platform is None:
         raise ApiError(404, "not_found", "no such webhook endpoint")
-    address_key = f"webhook-bad-hmac:{client_address()}"
-    refused = services().webhook_limiter.peek(address_key, BAD_SIGNATURES)
-    if not refused.allowed:
-        raise ApiError(
-            429, "rate_limited", "too many bad signatures", retry_after=refused.retry_after
-        )
     body = request.get_data(cache=False)
     if not platform.verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256")):
-        services().webhook_limiter.acquire(address_key, BAD_SIGNATURES)
+        _count_bad_signature(integration_id)
         raise ApiError(401, "invalid_hmac", "the webhook signature is missing or wrong")
+    payload = strict_json.loads(body)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_payload", "the body is not a JSON object")
     topic = _header("X-Shopify-Topic", max_length=100) or ""
     shop = (_header("X-Shopify-Shop-Domain", max_length=255) or "").lower()
     delivery_id = _header("X-Shopify-Webhook-Id", max_length=255) or ""
@@ -75,7 +95,7 @@ def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, 
         topic=topic,
         shop=shop,
         delivery_id=delivery_id,
-        body=body,
+        payload=payload,
         event_id=_header("X-Shopify-Event-Id", required=False),
         triggered_at=_triggered_at(),
     )
@@ -83,8 +103,6 @@ def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, 
         outcome = webhooks.receive(services().store, delivery, integration_id=integration_id)
     except ShopMismatch as exc:
         raise ApiError(401, "shop_mismatch", exc.message) from None
-    except PayloadError as exc:
-        raise ApiError(400, "invalid_payload", exc.message) from None
     return {"status": outcome}, 200
 
 
