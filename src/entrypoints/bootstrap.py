@@ -16,7 +16,7 @@ from attrs import define, field
 
 from adapters.crypto import AesGcmCipher
 from adapters.passwords import Argon2PasswordHasher
-from adapters.ratelimit import FailOpenRateLimiter, LimitsRateLimiter
+from adapters.ratelimit import FailOpenRateLimiter, FallbackRateLimiter, LimitsRateLimiter
 from adapters.system import SystemClock, UuidIdGenerator
 from core.errors import InvalidInput
 from core.ports import (
@@ -46,11 +46,14 @@ class Services:
     ctx: Context
     passwords: PasswordHasher
     cipher: Cipher
-    rate_limiter: RateLimiter  # fails closed: login, OAuth start, failed HMAC checks
+    # logins, tokens, OAuth starts, bad signatures: per-process limits while Redis is down
+    rate_limiter: RateLimiter
     webhook_limiter: RateLimiter  # fails open: never lose a store's delivery to a Redis outage
     platforms: Mapping[str, StorePlatform] = field(factory=dict)
     handlers: Handlers = field(factory=Handlers)
     checks: dict[str, Check] = field(factory=dict)
+    # checks whose failure degrades the service without making it unready (Redis)
+    degraded_only: frozenset[str] = frozenset()
     _closers: list[Callable[[], None]] = field(factory=list, alias="closers")
 
     @property
@@ -114,6 +117,7 @@ def bootstrap(
     settings = settings or Settings.from_env()
     closers: list[Callable[[], None]] = []
     checks: dict[str, Check] = {}
+    degraded_only: set[str] = set()
     if uow is None:
         uow, check, close = database(settings, migrate=migrate)
         checks["database"] = check
@@ -123,9 +127,11 @@ def bootstrap(
     ctx = Context(uow=uow, clock=clock, ids=ids)
     if rate_limiter is None:
         limiter = LimitsRateLimiter(settings.redis_url or "memory://")
+        rate_limiter = limiter
         if settings.redis_url:
             checks["redis"] = _limiter_check(limiter)
-        rate_limiter = limiter
+            degraded_only.add("redis")
+            rate_limiter = FallbackRateLimiter(limiter)
     if cipher is None:
         try:
             cipher = AesGcmCipher.from_spec(settings.token_encryption_keys)
@@ -141,6 +147,7 @@ def bootstrap(
         platforms=dict(platforms) if platforms is not None else {},
         handlers=handlers or Handlers(),
         checks=checks,
+        degraded_only=frozenset(degraded_only),
         closers=closers,
     )
     if platforms is None:
