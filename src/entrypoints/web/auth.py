@@ -251,6 +251,9 @@ def _failure_budget(account: str, device: str | None) -> tuple[str, Rate, str]:
 
 
 def _signed_in(user: User, account: str, device: str | None) -> Response:
+    """A new session (a new id, whatever the browser held before) and a known device."""
+    if g.get("session_id"):
+        sessions.end(ctx(), g.session_id)  # signing in again ends the session it replaces
     session.clear()
     session.permanent = True
     session["sid"] = sessions.start(ctx(), user, session_policy())
@@ -283,7 +286,7 @@ def login() -> Response | str:
             error = exc.message
         else:
             return _signed_in(user, account, device)
-    return render_template("login.html", error=error, csrf_token=csrf_token())
+    return render_template("login.html", error=error)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -354,3 +354,15 @@ def test_the_cookie_carries_only_the_session_id_and_the_server_only_its_digest(
     (stored,) = _sessions(services)
     assert content["sid"] not in repr(stored)
     assert stored.id_hash == hashlib.sha256(content["sid"].encode()).hexdigest()
+
+
+def test_signing_in_again_replaces_the_session_with_a_new_id(
+    app: Flask, services: Services, people: People
+) -> None:
+    browser = _browser(app)
+    assert browser.get("/login").status_code == 200  # the form shows to a signed-in browser
+    before = _copy(app, browser)
+    assert sign_in(browser, "owner@acme.test").status_code == 302
+    assert browser.get("/api/me").status_code == 200
+    assert before.get("/api/me").status_code == 401  # the replaced session is over
+    assert sorted(s.revoked_at is None for s in _sessions(services)) == [False, True]
