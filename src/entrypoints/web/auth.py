@@ -218,7 +218,8 @@ def _known_devices() -> list[tuple[str, str]]:
 
 def _device_for(account: str) -> str | None:
     """This browser's device id for the account, if it signed in to it before."""
-    return next((d for a, d in _known_devices() if hmac.compare_digest(a, account)), None)
+    wanted = account.encode()
+    return next((d for a, d in _known_devices() if hmac.compare_digest(a.encode(), wanted)), None)
 
 
 def _remember_device(response: Response, account: str, device: str) -> None:
