@@ -30,6 +30,7 @@ from core.store import (
     CustomersDataRequest,
     CustomersRedact,
     OrderCancelled,
+    OrderChanged,
     OrderEdited,
     OrderFulfilled,
     OrderPlaced,
@@ -37,6 +38,7 @@ from core.store import (
     ShopRedact,
     StoreEvent,
 )
+from core.text import storable_json, storable_text
 
 ORDER_TOPICS = (
     "orders/create",
@@ -69,13 +71,18 @@ def receive(
     sc: StoreContext, delivery: Delivery, *, integration_id: str | None
 ) -> Literal["stored", "duplicate"]:
     """Store the delivery. ``integration_id`` is given for per-integration endpoints (the
-    shop must match it); app-level deliveries are matched by shop."""
+    shop must match it); app-level deliveries are matched by shop.
+
+    The payload is stored as ``storable_json`` makes it (no U+0000, no lone surrogate), so a
+    customer's text can never make a delivery unstorable; the store is read again when the
+    event is worked anyway."""
     try:
-        payload = json.loads(delivery.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = json.loads(delivery.body, parse_constant=_not_json)
+    except (UnicodeDecodeError, ValueError):
         raise PayloadError("the body is not JSON") from None
     if not isinstance(payload, dict):
         raise PayloadError("the body is not a JSON object")
+    payload = storable_json(payload)
     ctx = sc.ctx
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -92,19 +99,24 @@ def receive(
             InboxEvent(
                 id=ctx.ids.new_id(),
                 platform=delivery.platform,
-                topic=delivery.topic,
-                delivery_id=delivery.delivery_id,
+                topic=storable_text(delivery.topic),
+                delivery_id=storable_text(delivery.delivery_id),
                 received_at=now,
                 next_attempt_at=now,
                 payload=payload,
                 integration_id=integration.id if integration else None,
-                shop_domain=delivery.shop,
-                event_id=delivery.event_id,
+                shop_domain=storable_text(delivery.shop),
+                event_id=storable_text(delivery.event_id) if delivery.event_id else None,
                 triggered_at=delivery.triggered_at,
             )
         )
         uow.commit()
     return "stored" if stored else "duplicate"
+
+
+def _not_json(constant: str) -> object:
+    """``NaN`` and ``Infinity`` are not JSON (and jsonb refuses them)."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -140,6 +152,8 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
             state = read_order(sc, integration, order.id, current=order)
         else:
             state = read_order(sc, integration, order.id, seen_at=order.updated_at)
+    elif isinstance(parsed, OrderChanged):  # not a whole order: the store has the rest
+        state = read_order(sc, integration, parsed.order_id, seen_at=parsed.updated_at)
     elif isinstance(parsed, OrderEdited):
         state = read_order(sc, integration, parsed.order_id)
     else:
