@@ -10,6 +10,7 @@ from core.model import CatalogVariant, LocationMapping, ProductMapping, User
 from core.ports import UnitOfWork
 from core.services import inventory
 from core.services._context import Context
+from core.services._paging import every
 from core.services.integrations import (
     StoreContext,
     require_manager,
@@ -128,7 +129,13 @@ def auto_map(ctx: Context, integration_id: str) -> AutoMapResult:
         integration = uow.integrations.peek(integration_id)
         if integration is None:
             raise NotFound("integration not found")
-        unmapped = uow.catalog.list(integration_id, mapped=False, limit=1_000_000)
+        unmapped = list(  # all of them before any is mapped (mapping moves it off the list)
+            every(
+                lambda limit, offset: uow.catalog.list(
+                    integration_id, mapped=False, limit=limit, offset=offset
+                )
+            )
+        )
         taken = {m.product_id for m in uow.mappings.for_integration(integration_id)}
         added: list[str] = []
         for variant in unmapped:

@@ -40,6 +40,7 @@ from core.ports import UnitOfWork
 from core.serialization import dump_order
 from core.services import allocation
 from core.services._context import raise_alert
+from core.services._paging import every
 from core.services.integrations import StoreContext, session_for
 from core.services.mapping import resolve_product
 from core.services.orders import cancel, describe_unmapped, hold
@@ -54,7 +55,6 @@ OPEN_FULFILLMENT_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
 RECONCILE_OVERLAP = timedelta(minutes=10)
 RECONCILE_FIRST_WINDOW = timedelta(days=7)
 DATABASE_UNAVAILABLE = "database_unavailable"  # the code database adapters give their outages
-_PAGE = 500  # rows read at a time by what must read every row
 _RUSH_WORDS = re.compile(
     r"\b(rush|express|expedited|priority|overnight|next[ -]?day|same[ -]?day)\b", re.IGNORECASE
 )
@@ -439,9 +439,14 @@ def _alert_once(
     message: str,
 ) -> None:
     """One open alert per order and problem, however often the store repeats itself."""
-    for alert in uow.alerts.list(integration_id=integration.id, unresolved_only=True, limit=10_000):
-        if alert.code == code and alert.subject_id == order.id:
-            return
+    if uow.alerts.list(
+        integration_id=integration.id,
+        unresolved_only=True,
+        subject_id=order.id,
+        code=code,
+        limit=1,
+    ):
+        return
     raise_alert(
         uow,
         sc.ctx,
@@ -700,41 +705,39 @@ def _reconcile_one(
 def _import_skipped(sc: StoreContext, integration: Integration, report: ReconcileReport) -> None:
     """Orders whose webhooks were kept but skipped while automatic import was off: every
     page of them. One that fails stays skipped (the next manual sync tries it again)."""
-    done: set[str] = set()
-    offset = 0
-    while True:
+
+    def page(limit: int, offset: int) -> list[InboxEvent]:
         with sc.ctx.uow() as uow:
-            page = uow.inbox.list(
-                integration_id=integration.id, status="skipped", limit=_PAGE, offset=offset
+            return uow.inbox.list(
+                integration_id=integration.id, status="skipped", limit=limit, offset=offset
             )
-        if not page:
-            return
-        offset += len(page)  # importing one keeps it skipped: the pages do not shift
-        for event in page:
-            if event.error != AUTO_IMPORT_OFF:
-                continue
-            edit = event.payload.get("order_edit")
-            order_id = str(
-                event.payload.get("id")
-                or (edit.get("order_id") if isinstance(edit, dict) else "")
-                or ""
-            )
-            if not order_id or order_id in done:
-                continue
-            done.add(order_id)
-            try:
-                state = read_order(sc, integration, order_id)
-                with sc.ctx.uow() as uow:
-                    result = apply_state(uow, sc, integration, state, manual=True)
-                    stored = uow.inbox.get(event.id)
-                    if stored is not None:
-                        stored.error = f"imported by a manual sync: {result.outcome}"
-                        uow.inbox.update(stored)
-                    uow.commit()
-                report.count(result)
-            except Exception as exc:  # keep going; the error is reported
-                problems = report.errors if _passing(exc) else report.failed
-                problems.append(_message(order_id, exc))
+
+    done: set[str] = set()
+    for event in every(page):  # importing one keeps it skipped: the pages do not shift
+        if event.error != AUTO_IMPORT_OFF:
+            continue
+        edit = event.payload.get("order_edit")
+        order_id = str(
+            event.payload.get("id")
+            or (edit.get("order_id") if isinstance(edit, dict) else "")
+            or ""
+        )
+        if not order_id or order_id in done:
+            continue
+        done.add(order_id)
+        try:
+            state = read_order(sc, integration, order_id)
+            with sc.ctx.uow() as uow:
+                result = apply_state(uow, sc, integration, state, manual=True)
+                stored = uow.inbox.get(event.id)
+                if stored is not None:
+                    stored.error = f"imported by a manual sync: {result.outcome}"
+                    uow.inbox.update(stored)
+                uow.commit()
+            report.count(result)
+        except Exception as exc:  # keep going; the error is reported
+            problems = report.errors if _passing(exc) else report.failed
+            problems.append(_message(order_id, exc))
 
 
 def _finish(sc: StoreContext, run: SyncRun, report: ReconcileReport, error: str | None) -> None:

@@ -11,7 +11,7 @@ call; the compliance topics are recorded (data requests) or erase personal data 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from core.model import Address, InboxEvent, Integration, OutboundOrder
 from core.ports import UnitOfWork
 from core.serialization import load_order
 from core.services._context import raise_alert
+from core.services._paging import every
 from core.services.integrations import StoreContext, erase
 from core.services.order_import import ImportResult, apply_state, read_order
 from core.services.worker import InboxApply, InboxHandler, Skip, done, in_transaction
@@ -237,23 +238,28 @@ def redact_order(order: OutboundOrder) -> None:
 def _redact_events(
     uow: UnitOfWork, integration_id: str, match: Callable[[dict[str, Any]], bool]
 ) -> int:
+    """Erase the matching payloads among every event kept for the integration."""
     count = 0
-    offset = 0
-    while True:
-        page = uow.inbox.list(integration_id=integration_id, limit=500, offset=offset)
-        if not page:
-            return count
-        for stored in page:
-            if (
-                stored.payload
-                and stored.payload.get("redacted") is not True
-                and match(stored.payload)
-            ):
-                locked = uow.inbox.get(stored.id)
-                if locked is not None:
-                    uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
-                    count += 1
-        offset += len(page)
+    events = every(
+        lambda limit, offset: uow.inbox.list(
+            integration_id=integration_id, limit=limit, offset=offset
+        )
+    )
+    for stored in events:
+        if stored.payload and stored.payload.get("redacted") is not True and match(stored.payload):
+            locked = uow.inbox.get(stored.id)
+            if locked is not None:
+                uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
+                count += 1
+    return count
+
+
+def _orders_of(uow: UnitOfWork, integration_id: str) -> Iterator[OutboundOrder]:
+    return every(
+        lambda limit, offset: uow.orders.list(
+            integration_id=integration_id, limit=limit, offset=offset
+        )
+    )
 
 
 def _redacted(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,8 +295,9 @@ def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Sk
     if not integrations:
         return Skip("no integration for this shop")
     for integration in integrations:
-        if isinstance(parsed, ShopRedact):
-            orders = uow.orders.list(integration_id=integration.id, limit=1_000_000)
+        orders: Iterable[OutboundOrder]
+        if isinstance(parsed, ShopRedact):  # every order of the shop, page after page
+            orders = _orders_of(uow, integration.id)
             _redact_events(uow, integration.id, lambda _: True)
         else:
             orders = uow.orders.for_customer(
