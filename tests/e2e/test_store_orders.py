@@ -378,3 +378,25 @@ def test_a_webhook_filtered_to_a_few_fields_still_imports_the_order(stack: Stack
     assert events
     assert all(set(e.payload) == {"id", "updated_at"} for e in events)
     assert {e.status for e in events} <= {"processed", "skipped"}, [e.error for e in events]
+
+
+def test_connecting_reads_the_shops_name_and_keeps_store_text_storable(stack: Stack) -> None:
+    """The shop's name is read at setup and listed with the integration; names and titles
+    the store holds with U+0000 or a lone surrogate are kept as storable text."""
+    shop = stack.control.create_shop(SHOP, name="Acme\x00 Outdoor \ud800")
+    stack.control.create_product(
+        SHOP,
+        "Tent\x00 two-person",
+        [{"sku": "TENT\x00-1", "inventory": {str(shop["primary_location_id"]): 3}}],
+    )
+    stack.control.update_location(SHOP, shop["primary_location_id"], name="Main\x00 store")
+    integration = stack.connect("acme")
+    assert integration.shop_name == "Acme Outdoor \ufffd"
+    with stack.http(stack.owner_token) as web:
+        listed = web.get("/api/integrations").json()["integrations"]
+    assert [(i["shop_domain"], i["shop_name"]) for i in listed] == [(SHOP, "Acme Outdoor \ufffd")]
+    with stack.services.ctx.uow() as uow:
+        (variant,) = uow.catalog.list(integration.id)
+        (location,) = uow.locations.for_integration(integration.id)
+    assert (variant.product_title, variant.sku) == ("Tent two-person", "TENT-1")
+    assert location.name == "Main store"

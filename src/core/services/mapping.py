@@ -17,6 +17,7 @@ from core.services.integrations import (
     session_for,
     visible_integration,
 )
+from core.text import storable_text
 
 
 def resolve_product(
@@ -73,10 +74,10 @@ def refresh_catalog(sc: StoreContext, integration_id: str) -> int:
                 loaded_at=now,
                 external_product_id=v.product_id,
                 external_inventory_item_id=v.inventory_item_id,
-                sku=v.sku or None,
-                barcode=v.barcode or None,
-                title=v.title,
-                product_title=v.product_title,
+                sku=storable_text(v.sku or "") or None,
+                barcode=storable_text(v.barcode or "") or None,
+                title=storable_text(v.title),
+                product_title=storable_text(v.product_title),
                 requires_shipping=v.requires_shipping,
             )
             for v in page.variants
