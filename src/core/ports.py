@@ -644,8 +644,14 @@ class AlertRepository(Protocol):
         client_id: str | None = None,
         integration_id: str | None = None,
         unresolved_only: bool = False,
+        subject_id: str | None = None,
+        code: str | None = None,
         limit: int = 100,
     ) -> list[Alert]: ...
+
+    def count_unresolved(self, integration_id: str) -> int:
+        """How many of the integration's alerts are not resolved."""
+        ...
 
     def resolve(self, alert_id: str, when: datetime) -> None: ...
 

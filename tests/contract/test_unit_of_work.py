@@ -1560,7 +1560,7 @@ def test_alerts_round_trip_and_are_listed_newest_first_and_filtered(uow_factory,
         resolved_at=make.at(5),
     )
     about_client = make.alert(client_id=client.id, created_at=make.at(2))
-    global_alert = make.alert(severity="info", created_at=make.at(3))
+    global_alert = make.alert(severity="info", code="store_auth_failed", created_at=make.at(3))
     with uow_factory() as uow:
         for alert in (about_order, about_client, global_alert):
             uow.alerts.add(alert)
@@ -1572,6 +1572,25 @@ def test_alerts_round_trip_and_are_listed_newest_first_and_filtered(uow_factory,
         assert uow.alerts.list(integration_id=integration.id) == [about_order]
         assert uow.alerts.list(unresolved_only=True) == [global_alert, about_client]
         assert uow.alerts.list(limit=1) == [global_alert]
+        assert uow.alerts.list(subject_id=about_order.subject_id) == [about_order]
+        assert uow.alerts.list(code="store_auth_failed") == [global_alert]
+        subject = about_order.subject_id
+        assert uow.alerts.list(subject_id=subject, code="unmapped_lines") == [about_order]
+        assert uow.alerts.list(subject_id=subject, code="store_auth_failed") == []
+        assert uow.alerts.count_unresolved(integration.id) == 0  # its one alert is resolved
+
+
+def test_the_unresolved_alerts_of_an_integration_are_counted_all(uow_factory, make, store):
+    integration = store["integration"]
+    with uow_factory() as uow:
+        for n in range(3):
+            uow.alerts.add(make.alert(integration_id=integration.id, created_at=make.at(n)))
+        uow.alerts.add(make.alert(integration_id=integration.id, resolved_at=make.at(9)))
+        uow.alerts.add(make.alert())
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.alerts.count_unresolved(integration.id) == 3
 
 
 def test_resolving_an_alert_keeps_the_first_resolution_time(uow_factory, make):

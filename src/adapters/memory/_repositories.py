@@ -836,6 +836,8 @@ class MemoryAlertRepository(_Repo):
         client_id: str | None = None,
         integration_id: str | None = None,
         unresolved_only: bool = False,
+        subject_id: str | None = None,
+        code: str | None = None,
         limit: int = 100,
     ) -> list[Alert]:
         found = self._tx.scan(
@@ -844,9 +846,18 @@ class MemoryAlertRepository(_Repo):
                 (client_id is None or a.client_id == client_id)
                 and (integration_id is None or a.integration_id == integration_id)
                 and (not unresolved_only or a.resolved_at is None)
+                and (subject_id is None or a.subject_id == subject_id)
+                and (code is None or a.code == code)
             ),
         )
         return sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)[:limit]
+
+    def count_unresolved(self, integration_id: str) -> int:
+        return sum(
+            1
+            for a in self._tx.table("alerts").values()
+            if a.integration_id == integration_id and a.resolved_at is None
+        )
 
     def resolve(self, alert_id: str, when: datetime) -> None:
         alert: Alert | None = self._tx.get("alerts", alert_id)

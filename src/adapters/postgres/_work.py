@@ -229,6 +229,8 @@ class PostgresAlertRepository(Repository):
         client_id: str | None = None,
         integration_id: str | None = None,
         unresolved_only: bool = False,
+        subject_id: str | None = None,
+        code: str | None = None,
         limit: int = 100,
     ) -> builtins.list[Alert]:
         conditions: builtins.list[sql.Composable] = []
@@ -238,13 +240,30 @@ class PostgresAlertRepository(Repository):
             conditions.append(sql.SQL("integration_id = %(integration_id)s"))
         if unresolved_only:
             conditions.append(sql.SQL("resolved_at IS NULL"))
+        if subject_id is not None:
+            conditions.append(sql.SQL("subject_id = %(subject_id)s"))
+        if code is not None:
+            conditions.append(sql.SQL("code = %(code)s"))
         query = (
             sql.SQL("SELECT * FROM alerts")
             + where(conditions)
             + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s")
         )
-        params = {"client_id": client_id, "integration_id": integration_id, "limit": limit}
+        params = {
+            "client_id": client_id,
+            "integration_id": integration_id,
+            "subject_id": subject_id,
+            "code": code,
+            "limit": limit,
+        }
         return [ALERTS.load(row) for row in self._s.rows(query, params)]
+
+    def count_unresolved(self, integration_id: str) -> int:
+        row = self._s.row(
+            "SELECT count(*) AS n FROM alerts WHERE integration_id = %s AND resolved_at IS NULL",
+            [integration_id],
+        )
+        return 0 if row is None else int(row["n"])
 
 
 class PostgresSyncRunRepository(Repository):

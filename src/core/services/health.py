@@ -43,11 +43,7 @@ def integration_health(ctx: Context, actor: User) -> list[IntegrationHealth]:
                     received_24h=received,
                     error_rate_24h=round(failing / received, 4) if received else 0.0,
                     last_orders_sync_error=last_run.error if last_run else None,
-                    open_alerts=len(
-                        uow.alerts.list(
-                            integration_id=integration.id, unresolved_only=True, limit=1000
-                        )
-                    ),
+                    open_alerts=uow.alerts.count_unresolved(integration.id),
                 )
             )
     return report

@@ -10,7 +10,7 @@ call; the compliance topics are recorded (data requests) or erase personal data 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from core.model import Address, InboxEvent, Integration, OutboundOrder
 from core.ports import UnitOfWork
 from core.serialization import load_order
 from core.services._context import raise_alert
+from core.services._paging import every
 from core.services.integrations import StoreContext, erase
 from core.services.order_import import ImportResult, apply_state, read_order
 from core.services.worker import InboxApply, InboxHandler, Skip, done, in_transaction
@@ -29,6 +30,7 @@ from core.store import (
     CustomersDataRequest,
     CustomersRedact,
     OrderCancelled,
+    OrderChanged,
     OrderEdited,
     OrderFulfilled,
     OrderPlaced,
@@ -36,6 +38,7 @@ from core.store import (
     ShopRedact,
     StoreEvent,
 )
+from core.text import storable_json, storable_text
 
 ORDER_TOPICS = (
     "orders/create",
@@ -69,7 +72,12 @@ def receive(
     sc: StoreContext, delivery: Delivery, *, integration_id: str | None
 ) -> Literal["stored", "duplicate"]:
     """Store the delivery. ``integration_id`` is given for per-integration endpoints (the
-    shop must match it); app-level deliveries are matched by shop."""
+    shop must match it); app-level deliveries are matched by shop.
+
+    The payload is stored as ``storable_json`` makes it (no U+0000, no lone surrogate), so a
+    customer's text can never make a delivery unstorable; the store is read again when the
+    event is worked anyway."""
+    payload = storable_json(dict(delivery.payload))
     ctx = sc.ctx
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -86,14 +94,14 @@ def receive(
             InboxEvent(
                 id=ctx.ids.new_id(),
                 platform=delivery.platform,
-                topic=delivery.topic,
-                delivery_id=delivery.delivery_id,
+                topic=storable_text(delivery.topic),
+                delivery_id=storable_text(delivery.delivery_id),
                 received_at=now,
                 next_attempt_at=now,
-                payload=dict(delivery.payload),
+                payload=payload,
                 integration_id=integration.id if integration else None,
-                shop_domain=delivery.shop,
-                event_id=delivery.event_id,
+                shop_domain=storable_text(delivery.shop),
+                event_id=storable_text(delivery.event_id) if delivery.event_id else None,
                 triggered_at=delivery.triggered_at,
             )
         )
@@ -134,6 +142,8 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
             state = read_order(sc, integration, order.id, current=order)
         else:
             state = read_order(sc, integration, order.id, seen_at=order.updated_at)
+    elif isinstance(parsed, OrderChanged):  # not a whole order: the store has the rest
+        state = read_order(sc, integration, parsed.order_id, seen_at=parsed.updated_at)
     elif isinstance(parsed, OrderEdited):
         state = read_order(sc, integration, parsed.order_id)
     else:
@@ -217,23 +227,28 @@ def redact_order(order: OutboundOrder) -> None:
 def _redact_events(
     uow: UnitOfWork, integration_id: str, match: Callable[[dict[str, Any]], bool]
 ) -> int:
+    """Erase the matching payloads among every event kept for the integration."""
     count = 0
-    offset = 0
-    while True:
-        page = uow.inbox.list(integration_id=integration_id, limit=500, offset=offset)
-        if not page:
-            return count
-        for stored in page:
-            if (
-                stored.payload
-                and stored.payload.get("redacted") is not True
-                and match(stored.payload)
-            ):
-                locked = uow.inbox.get(stored.id)
-                if locked is not None:
-                    uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
-                    count += 1
-        offset += len(page)
+    events = every(
+        lambda limit, offset: uow.inbox.list(
+            integration_id=integration_id, limit=limit, offset=offset
+        )
+    )
+    for stored in events:
+        if stored.payload and stored.payload.get("redacted") is not True and match(stored.payload):
+            locked = uow.inbox.get(stored.id)
+            if locked is not None:
+                uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
+                count += 1
+    return count
+
+
+def _orders_of(uow: UnitOfWork, integration_id: str) -> Iterator[OutboundOrder]:
+    return every(
+        lambda limit, offset: uow.orders.list(
+            integration_id=integration_id, limit=limit, offset=offset
+        )
+    )
 
 
 def _redacted(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -269,8 +284,9 @@ def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Sk
     if not integrations:
         return Skip("no integration for this shop")
     for integration in integrations:
-        if isinstance(parsed, ShopRedact):
-            orders = uow.orders.list(integration_id=integration.id, limit=1_000_000)
+        orders: Iterable[OutboundOrder]
+        if isinstance(parsed, ShopRedact):  # every order of the shop, page after page
+            orders = _orders_of(uow, integration.id)
             _redact_events(uow, integration.id, lambda _: True)
         else:
             orders = uow.orders.for_customer(

@@ -38,6 +38,7 @@ from core.errors import (
 from core.model import InboxEvent, OutboxCommand
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
+from core.text import storable_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", InboxEvent, OutboxCommand)
@@ -128,11 +129,12 @@ QueueItem = InboxEvent | OutboxCommand
 
 
 def _describe(exc: BaseException) -> str:
+    """The error as recorded: storable, whatever text of the store's the message quotes."""
     if isinstance(exc, StorelinkError):
         text = f"{exc.code}: {exc.message}"
     else:  # an unexpected bug: name the type, keep the message short
         text = f"{type(exc).__name__}: {exc}"
-    return text[:MAX_ERROR_LENGTH]
+    return storable_text(text[:MAX_ERROR_LENGTH])
 
 
 class Worker:
@@ -242,7 +244,7 @@ class Worker:
                 else:
                     current.status = "done"
                     current.done_at = now
-                current.error = result.reason[:MAX_ERROR_LENGTH] if result else None
+                current.error = storable_text(result.reason[:MAX_ERROR_LENGTH]) if result else None
                 self._save(uow, current)
                 uow.commit()
                 return "skipped" if isinstance(result, Skip) else "processed"
@@ -256,49 +258,61 @@ class Worker:
             current = self._load(uow, item)
             if current is None:
                 return "lost"
-            now = self.ctx.clock.now()
-            current.error = _describe(exc)
-            current.locked_by = None
-            current.locked_until = None
-            permanent = (
-                isinstance(exc, InvalidInput)
-                or getattr(exc, "code", "") == "no_handler"
-                or (isinstance(exc, PlatformError) and not exc.retryable)
+            outcome = record_failure(
+                uow, self.ctx, current, exc, backoff=self.backoff, rand=self.rand
             )
-            if isinstance(exc, PlatformAuthError) and current.integration_id:
-                _store_refused_us(uow, self.ctx, current.integration_id, exc)
-            if permanent or current.attempts >= current.max_attempts:
-                current.status = "dead"
-                what = (
-                    f"webhook {current.topic}"
-                    if isinstance(current, InboxEvent)
-                    else f"command {current.kind}"
-                )
-                client_id = None
-                if current.integration_id:
-                    integration = uow.integrations.get(current.integration_id)
-                    client_id = integration.client_id if integration else None
-                raise_alert(
-                    uow,
-                    self.ctx,
-                    severity="error",
-                    code="queue_item_dead",
-                    message=f"{what} failed after {current.attempts} attempt(s): {current.error}",
-                    client_id=client_id,
-                    integration_id=current.integration_id,
-                    subject_id=current.id,
-                )
-                outcome: Outcome = "dead"
-            else:
-                delay = self.backoff.delay(current.attempts, self.rand)
-                if isinstance(exc, PlatformThrottled):
-                    delay = max(delay, exc.retry_after)
-                current.status = "failed"
-                current.next_attempt_at = now + timedelta(seconds=delay)
-                outcome = "retried"
             self._save(uow, current)
             uow.commit()
             return outcome
+
+
+def record_failure(
+    uow: UnitOfWork,
+    ctx: Context,
+    item: QueueItem,
+    exc: Exception,
+    *,
+    backoff: Backoff,
+    rand: Callable[[], float] = random.random,
+) -> Literal["retried", "dead"]:
+    """Mark ``item`` (its attempt counted) as failed after ``exc``: ``failed`` and due again
+    after a backoff, or ``dead`` with an alert when retrying cannot help or no attempt is
+    left. The caller saves the item."""
+    now = ctx.clock.now()
+    item.error = _describe(exc)
+    item.locked_by = None
+    item.locked_until = None
+    permanent = (
+        isinstance(exc, InvalidInput)
+        or getattr(exc, "code", "") == "no_handler"
+        or (isinstance(exc, PlatformError) and not exc.retryable)
+    )
+    if isinstance(exc, PlatformAuthError) and item.integration_id:
+        _store_refused_us(uow, ctx, item.integration_id, exc)
+    if permanent or item.attempts >= item.max_attempts:
+        item.status = "dead"
+        what = f"webhook {item.topic}" if isinstance(item, InboxEvent) else f"command {item.kind}"
+        client_id = None
+        if item.integration_id:
+            integration = uow.integrations.get(item.integration_id)
+            client_id = integration.client_id if integration else None
+        raise_alert(
+            uow,
+            ctx,
+            severity="error",
+            code="queue_item_dead",
+            message=f"{what} failed after {item.attempts} attempt(s): {item.error}",
+            client_id=client_id,
+            integration_id=item.integration_id,
+            subject_id=item.id,
+        )
+        return "dead"
+    delay = backoff.delay(item.attempts, rand)
+    if isinstance(exc, PlatformThrottled):
+        delay = max(delay, exc.retry_after)
+    item.status = "failed"
+    item.next_attempt_at = now + timedelta(seconds=delay)
+    return "retried"
 
 
 def _store_refused_us(

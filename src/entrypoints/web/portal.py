@@ -260,7 +260,7 @@ def sync_orders() -> Response:
         log.warning("manual order sync of %s failed: %s", found.id, exc.code)
         return _back("portal.integrations_page", error="sync_failed")
     counts = report.as_dict()
-    if report.errors:
+    if report.errors or report.failed:
         return _back("portal.integrations_page", error="orders_sync_incomplete", **counts)
     return _back("portal.integrations_page", message="orders_synced", **counts)
 

@@ -8,7 +8,9 @@ endpoints once the signature over the raw bytes is checked, and Flask's ``reques
 - Nesting deeper than ``MAX_DEPTH`` is refused before the parser sees the body, so no body can
   exhaust the stack, whatever the interpreter's recursion limit.
 - Strings, keys included, may not hold NUL or a lone surrogate (``"\\ud800"``): PostgreSQL
-  cannot store them in ``jsonb``, and they break logs and encoders downstream.
+  cannot store them in ``jsonb``, and they break logs and encoders downstream. Signed store
+  webhooks are the exception (``store_text=True``): a customer's text is the store's to send,
+  so the core makes it storable (``core.text.storable_json``) instead of refusing the order.
 - Numbers must be finite (no ``NaN``, ``Infinity``, ``1e400``) and whole numbers fit in 64
   bits (so a 5,000-digit number is neither parsed nor stored).
 
@@ -91,8 +93,11 @@ def _check_strings(value: Any) -> None:
             _refuse("a string holds a lone surrogate (such as \\ud800), which is not text")
 
 
-def loads(body: bytes | str) -> Any:
-    """Parse a request body strictly; ``ApiError`` 400 ``invalid_json`` when it is refused."""
+def loads(body: bytes | str, *, store_text: bool = False) -> Any:
+    """Parse a request body strictly; ``ApiError`` 400 ``invalid_json`` when it is refused.
+
+    ``store_text`` lets NUL and lone surrogates through (a signed store payload; the core
+    drops NUL and replaces lone surrogates before anything is stored)."""
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
@@ -107,7 +112,9 @@ def loads(body: bytes | str) -> Any:
         _refuse(f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     except RecursionError:  # not reachable past _check_depth; never a 500 all the same
         _refuse(f"the body is nested more than {MAX_DEPTH} levels deep")
-    if "\\u" in text:  # NUL and surrogates can only arrive as escapes in valid UTF-8 JSON
+    if (
+        not store_text and "\\u" in text
+    ):  # NUL and surrogates can only arrive as escapes in valid UTF-8 JSON
         _check_strings(value)
     return value
 

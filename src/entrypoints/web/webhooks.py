@@ -79,7 +79,7 @@ def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, 
     if not platform.verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256")):
         _count_bad_signature(integration_id)
         raise ApiError(401, "invalid_hmac", "the webhook signature is missing or wrong")
-    payload = strict_json.loads(body)
+    payload = strict_json.loads(body, store_text=True)
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_payload", "the body is not a JSON object")
     topic = _header("X-Shopify-Topic", max_length=100) or ""
