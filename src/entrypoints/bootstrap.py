@@ -15,6 +15,7 @@ from pathlib import Path
 from attrs import define, field
 
 from adapters.crypto import AesGcmCipher
+from adapters.metrics import MultiprocessNotEnabled, PrometheusMetrics
 from adapters.passwords import Argon2PasswordHasher
 from adapters.ratelimit import FailOpenRateLimiter, LimitsRateLimiter
 from adapters.system import SystemClock, UuidIdGenerator
@@ -29,6 +30,7 @@ from core.ports import (
     UnitOfWorkFactory,
 )
 from core.services import Context
+from core.services.health import queue_backlog
 from core.services.integrations import StoreContext
 from core.services.worker import Handlers
 from entrypoints.settings import ConfigError, Settings
@@ -48,6 +50,7 @@ class Services:
     cipher: Cipher
     rate_limiter: RateLimiter  # fails closed: login, OAuth start, failed HMAC checks
     webhook_limiter: RateLimiter  # fails open: never lose a store's delivery to a Redis outage
+    metrics: PrometheusMetrics  # also ``ctx.metrics``; what ``GET /metrics`` renders
     platforms: Mapping[str, StorePlatform] = field(factory=dict)
     handlers: Handlers = field(factory=Handlers)
     checks: dict[str, Check] = field(factory=dict)
@@ -109,18 +112,26 @@ def bootstrap(
     rate_limiter: RateLimiter | None = None,
     platforms: Mapping[str, StorePlatform] | None = None,
     handlers: Handlers | None = None,
+    metrics: PrometheusMetrics | None = None,
     migrate: bool = True,
 ) -> Services:
     settings = settings or Settings.from_env()
     closers: list[Callable[[], None]] = []
     checks: dict[str, Check] = {}
+    if metrics is None:
+        try:
+            metrics = PrometheusMetrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+        except MultiprocessNotEnabled as exc:
+            raise ConfigError(str(exc)) from None
+        closers.append(metrics.close)
     if uow is None:
         uow, check, close = database(settings, migrate=migrate)
         checks["database"] = check
         closers.append(close)
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
-    ctx = Context(uow=uow, clock=clock, ids=ids)
+    ctx = Context(uow=uow, clock=clock, ids=ids, metrics=metrics)
+    metrics.watch_backlog(partial(queue_backlog, ctx), clock)
     if rate_limiter is None:
         limiter = LimitsRateLimiter(settings.redis_url or "memory://")
         if settings.redis_url:
@@ -138,6 +149,7 @@ def bootstrap(
         cipher=cipher,
         rate_limiter=rate_limiter,
         webhook_limiter=FailOpenRateLimiter(rate_limiter),
+        metrics=metrics,
         platforms=dict(platforms) if platforms is not None else {},
         handlers=handlers or Handlers(),
         checks=checks,
@@ -180,6 +192,7 @@ def _default_platforms(services: Services) -> dict[str, StorePlatform]:
         config=config,
         rate_limiter=FailOpenRateLimiter(services.rate_limiter),
         clock=services.ctx.clock,
+        metrics=services.metrics,
     )
     services.on_close(platform.close)
     return {"shopify": platform}

@@ -21,7 +21,9 @@ from entrypoints.web import (
     auth,
     errors,
     health,
+    metrics,
     portal,
+    request_log,
     webhooks,
 )
 
@@ -43,6 +45,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     )
     app.config.update(config or {})
     app.extensions["storelink"] = services
+    request_log.register(app)  # first: every later hook's log lines carry the request id
     errors.register(app)
     auth.register(app)
     app.register_blueprint(health.bp)
@@ -52,6 +55,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(api_cron.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(metrics.bp)
     return app
 
 

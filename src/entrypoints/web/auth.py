@@ -41,6 +41,8 @@ AUTH_FAILURES = Rate(20, 300)  # per source address: failed logins, tokens
 LOGIN_ATTEMPTS = Rate(10, 60)  # per source address
 # Machine endpoints: signed by the store (HMAC) or by the cron secret, never by a user.
 CSRF_EXEMPT_PREFIXES = ("/api/webhooks/", "/api/cron/", "/healthz", "/readyz")
+# Where a bearer token is the view's own secret (METRICS_TOKEN), not an API token.
+OWN_BEARER_PATHS = frozenset({"/metrics"})
 
 bp = Blueprint("auth", __name__)
 
@@ -87,7 +89,7 @@ def _load_user() -> None:
     if request.path.startswith(CSRF_EXEMPT_PREFIXES):
         return  # machine endpoints authenticate themselves (HMAC, cron secret)
     header = request.headers.get("Authorization")
-    if header is not None:
+    if header is not None and request.path not in OWN_BEARER_PATHS:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "use Authorization: Bearer <api token>")
