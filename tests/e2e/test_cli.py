@@ -85,6 +85,8 @@ def test_a_bad_setting_is_named_on_one_line(env: dict[str, str]) -> None:
         ("APP_URL", "ftp://x", "APP_URL must be an http(s) base URL"),
         ("TOKEN_ENCRYPTION_KEYS", "k1:short", "TOKEN_ENCRYPTION_KEYS entry 1"),
         ("SHOPIFY_API_VERSION", "latest", "SHOPIFY_API_VERSION must look like 2026-10"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 16 characters"),
     ]:
         result = CliRunner().invoke(main, ["migrate"], env={**env, name: value})
         assert result.exit_code == 1, name
