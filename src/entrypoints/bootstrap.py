@@ -3,6 +3,10 @@
 ``bootstrap()`` builds a ``Services`` from settings; every adapter can be passed in instead
 (tests pass in-memory ones). Nothing is built at import time. Flask (``create_app``), the CLI,
 the worker and the test fixtures all call it.
+
+Metrics: each ``Services`` gets its own ``PrometheusMetrics`` (its own registry), handed to
+the core as ``ctx.metrics`` and to the store platforms; it reads the queue backlog at scrape
+time. A ``metrics`` passed in serves one ``Services`` only.
 """
 
 from __future__ import annotations

@@ -183,7 +183,8 @@ class ShopifyPlatform:
 
     ``http`` may be given (tests pass one with a mock transport); otherwise the platform owns
     one and ``close()`` (or ``with``) closes it. ``sleep`` and ``random`` are injectable so
-    retries and throttling can be tested without waiting.
+    retries and throttling can be tested without waiting. ``metrics`` hears every API
+    request's outcome and cost.
     """
 
     config: ShopifyConfig
