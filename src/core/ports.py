@@ -10,13 +10,14 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from attrs import frozen
 
 from core.model import (
     Alert,
     ApiToken,
+    Backlog,
     CatalogVariant,
     Client,
     DirtyStock,
@@ -71,6 +72,7 @@ __all__ = [
     "IntegrationRepository",
     "InventorySyncRepository",
     "LocationMappingRepository",
+    "Metrics",
     "OrderRepository",
     "OutboxRepository",
     "PasswordHasher",
@@ -148,6 +150,58 @@ class RateLimiter(Protocol):
         ...
 
     def reset(self, key: str, rate: Rate) -> None: ...
+
+
+class Metrics(Protocol):
+    """What the application counts and times, for operators' dashboards and alerts.
+
+    Named by what happened, not by metric: the adapter decides names, labels and buckets.
+    Every method is cheap, thread-safe and never raises. ``core.observability.NoMetrics``,
+    the default, records nothing. Label values passed in must come from a small, known set
+    (topics the app handles, operation names, outcomes), never from request data.
+    """
+
+    def webhook_received(self, platform: str, topic: str, outcome: str) -> None:
+        """A webhook request was answered: ``stored``, ``duplicate``, ``bad_hmac``,
+        ``too_large``, ``rate_limited``, ``invalid`` ..."""
+        ...
+
+    def work_finished(
+        self, queue: Literal["inbox", "outbox"], kind: str, outcome: str, seconds: float
+    ) -> None:
+        """The worker finished one queue item (``kind``: its topic or command kind) with
+        ``done``, ``skipped``, ``retry``, ``dead`` or ``lost``, after ``seconds``."""
+        ...
+
+    def worker_polled(self, when: datetime) -> None:
+        """A worker looked for due work (its heartbeat)."""
+        ...
+
+    def store_request(
+        self,
+        platform: str,
+        operation: str,
+        outcome: str,
+        *,
+        requested_cost: float | None = None,
+        actual_cost: float | None = None,
+    ) -> None:
+        """One request to a store's API was answered (or failed): ``ok``, ``throttled``,
+        ``unavailable``, ``auth_error`` or ``rejected``; the cost points the store reported
+        for a query it ran."""
+        ...
+
+    def order_applied(self, platform: str, outcome: str, latency_seconds: float) -> None:
+        """A store order change reached the warehouse order (``imported``, ``updated``,
+        ``cancelled``, ``closed``), ``latency_seconds`` after the store made it."""
+        ...
+
+    def inventory_pushed(
+        self, platform: str, *, applied: int = 0, stale: int = 0, refused: int = 0, failed: int = 0
+    ) -> None:
+        """One batch of inventory quantities was sent: how many the store applied, found
+        stale (compare-and-set), refused, or how many failed with the call."""
+        ...
 
 
 # --- the store platform ------------------------------------------------------------------------
@@ -601,6 +655,10 @@ class InboxRepository(Protocol):
         """Events received since ``since`` by status."""
         ...
 
+    def backlog(self) -> Backlog:
+        """Unfinished events by state and the arrival of the oldest (monitoring)."""
+        ...
+
 
 class OutboxRepository(Protocol):
     def add(self, command: OutboxCommand) -> bool:
@@ -623,6 +681,10 @@ class OutboxRepository(Protocol):
         ...
 
     def update(self, command: OutboxCommand) -> None: ...
+
+    def backlog(self) -> Backlog:
+        """Unfinished commands by state and the creation of the oldest (monitoring)."""
+        ...
 
     def list(
         self,

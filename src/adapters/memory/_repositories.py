@@ -17,6 +17,7 @@ from core.model import (
     OUTBOX_CLAIMABLE,
     Alert,
     ApiToken,
+    Backlog,
     CatalogVariant,
     Client,
     DirtyStock,
@@ -719,6 +720,25 @@ def _claim(
     return claimed
 
 
+def _backlog(items: Iterable[InboxEvent | OutboxCommand]) -> Backlog:
+    counts = {"waiting": 0, "retrying": 0, "processing": 0, "dead": 0}
+    oldest: datetime | None = None
+    for item in items:
+        if item.status in ("received", "pending"):
+            state = "waiting"
+        elif item.status == "failed":
+            state = "retrying"
+        elif item.status in ("processing", "dead"):
+            state = item.status
+        else:
+            continue
+        counts[state] += 1
+        arrived = item.received_at if isinstance(item, InboxEvent) else item.created_at
+        if state != "dead" and (oldest is None or arrived < oldest):
+            oldest = arrived
+    return Backlog(**counts, oldest_at=oldest)
+
+
 class MemoryInboxRepository(_Repo):
     def add(self, event: InboxEvent) -> bool:
         for other in self._tx.table("inbox").values():
@@ -774,6 +794,9 @@ class MemoryInboxRepository(_Repo):
                 counts[e.status] = counts.get(e.status, 0) + 1
         return counts
 
+    def backlog(self) -> Backlog:
+        return _backlog(self._tx.table("inbox").values())
+
 
 class MemoryOutboxRepository(_Repo):
     def add(self, command: OutboxCommand) -> bool:
@@ -804,6 +827,9 @@ class MemoryOutboxRepository(_Repo):
 
     def update(self, command: OutboxCommand) -> None:
         self._replace("outbox", command.id, command, "command")
+
+    def backlog(self) -> Backlog:
+        return _backlog(self._tx.table("outbox").values())
 
     def list(
         self,

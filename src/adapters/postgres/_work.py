@@ -19,6 +19,7 @@ from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
     Alert,
+    Backlog,
     InboxEvent,
     InboxStatus,
     OutboxCommand,
@@ -77,6 +78,47 @@ def _claim(
     return sorted(rows, key=lambda row: (row["next_attempt_at"], row["id"]))
 
 
+_STATES = {
+    "received": "waiting",
+    "pending": "waiting",
+    "failed": "retrying",
+    "processing": "processing",
+    "dead": "dead",
+}
+
+
+def _backlog_query(table: Table[Any], arrived: str, statuses: tuple[str, ...]) -> sql.Composed:
+    # One pass over the (status, arrival, id) index: a count and the earliest arrival per
+    # unfinished status. The statuses are the model's constants, quoted as literals.
+    return sql.SQL(
+        "SELECT status, count(*) AS n, min({arrived}) AS oldest FROM {table}"
+        " WHERE status IN ({statuses}) GROUP BY status"
+    ).format(
+        table=table.ident,
+        arrived=sql.Identifier(arrived),
+        statuses=sql.SQL(", ").join(sql.Literal(status) for status in statuses),
+    )
+
+
+_BACKLOG_INBOX = _backlog_query(
+    INBOX_EVENTS, "received_at", ("received", "failed", "processing", "dead")
+)
+_BACKLOG_OUTBOX = _backlog_query(
+    OUTBOX_COMMANDS, "created_at", ("pending", "failed", "processing", "dead")
+)
+
+
+def _backlog(session: Session, query: sql.Composed) -> Backlog:
+    counts = {"waiting": 0, "retrying": 0, "processing": 0, "dead": 0}
+    oldest: datetime | None = None
+    for row in session.rows(query):
+        state = _STATES[row["status"]]
+        counts[state] += int(row["n"])
+        if state != "dead" and (oldest is None or row["oldest"] < oldest):
+            oldest = row["oldest"]
+    return Backlog(**counts, oldest_at=oldest)
+
+
 class PostgresInboxRepository(Repository):
     def add(self, event: InboxEvent) -> bool:
         inserted = self._s.write(
@@ -118,6 +160,9 @@ class PostgresInboxRepository(Repository):
             [integration_id, since],
         )
         return {row["status"]: int(row["n"]) for row in rows}
+
+    def backlog(self) -> Backlog:
+        return _backlog(self._s, _BACKLOG_INBOX)
 
     def list(
         self,
@@ -177,6 +222,9 @@ class PostgresOutboxRepository(Repository):
 
     def update(self, command: OutboxCommand) -> None:
         self._update(OUTBOX_COMMANDS, command)
+
+    def backlog(self) -> Backlog:
+        return _backlog(self._s, _BACKLOG_OUTBOX)
 
     def list(
         self,

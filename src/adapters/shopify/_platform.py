@@ -75,7 +75,8 @@ from core.errors import (
     PlatformThrottled,
     PlatformUnavailable,
 )
-from core.ports import Clock, RateLimiter, StorePlatform
+from core.observability import NoMetrics
+from core.ports import Clock, Metrics, RateLimiter, StorePlatform
 from core.store import (
     CatalogPage,
     Credentials,
@@ -196,7 +197,8 @@ class ShopifyPlatform:
 
     ``http`` may be given (tests pass one with a mock transport); otherwise the platform owns
     one and ``close()`` (or ``with``) closes it. ``sleep`` and ``random`` are injectable so
-    retries and throttling can be tested without waiting.
+    retries and throttling can be tested without waiting. ``metrics`` hears every API
+    request's outcome and cost.
     """
 
     config: ShopifyConfig
@@ -205,6 +207,7 @@ class ShopifyPlatform:
     http: httpx.Client | None = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     random: Callable[[], float] = field(default=_random.random, repr=False)
+    metrics: Metrics = field(factory=NoMetrics, repr=False, kw_only=True)
     name: str = field(default="shopify", init=False)
     inventory_batch_limit: int = field(default=MAX_INVENTORY_BATCH, init=False)
     _client: httpx.Client = field(init=False, repr=False)
@@ -222,6 +225,7 @@ class ShopifyPlatform:
             clock=self.clock,
             sleep=self.sleep,
             random=self.random,
+            metrics=self.metrics,
         )
 
     def close(self) -> None:

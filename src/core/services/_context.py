@@ -1,14 +1,16 @@
-"""What every use case needs: a unit of work factory, a clock and an id generator."""
+"""What every use case needs: a unit of work factory, a clock, an id generator and where
+to record metrics (nowhere unless the composition root says so)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from attrs import frozen
+from attrs import field, frozen
 
 from core.errors import NotFound, PermissionDenied
 from core.model import Alert, AlertSeverity, User
-from core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from core.observability import NoMetrics
+from core.ports import Clock, IdGenerator, Metrics, UnitOfWork, UnitOfWorkFactory
 
 # The actor for work nobody in particular asked for: the worker, the CLI, scheduled syncs.
 SYSTEM = User(
@@ -25,6 +27,7 @@ class Context:
     uow: UnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
+    metrics: Metrics = field(factory=NoMetrics)
 
 
 def require_staff(actor: User) -> None:

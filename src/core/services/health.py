@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from attrs import frozen
 
-from core.model import Integration, User
+from core.model import Backlog, Integration, User
 from core.services._context import Context
 
 WINDOW = timedelta(hours=24)
@@ -47,3 +47,9 @@ def integration_health(ctx: Context, actor: User) -> list[IntegrationHealth]:
                 )
             )
     return report
+
+
+def queue_backlog(ctx: Context) -> dict[str, Backlog]:
+    """Both queues' unfinished work now (monitoring reads it at every scrape)."""
+    with ctx.uow() as uow:
+        return {"inbox": uow.inbox.backlog(), "outbox": uow.outbox.backlog()}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -443,8 +444,16 @@ class _Push:
             try:
                 result = self.store.set_inventory(self.session, batch)
             except PlatformError as exc:  # the command is retried; say what failed meanwhile
+                self.sc.ctx.metrics.inventory_pushed(self.store.name, failed=len(chunk))
                 self.failed(chunk, exc.message)
                 raise
+            statuses = Counter(item.status for item in result.items)
+            self.sc.ctx.metrics.inventory_pushed(
+                self.store.name,
+                applied=statuses["applied"],
+                stale=statuses["stale"] + statuses["not_applied"],
+                refused=statuses["rejected"],
+            )
             retry |= self.recorded(chunk, result)
         return retry
 

@@ -491,8 +491,17 @@ def apply_order(
         return ImportResult("unchanged", "a newer version is already applied", existing.id)
     lines = wanted_lines(order, fulfillment_orders, uow.locations.for_integration(integration.id))
     if existing is None:
-        return _apply_new(uow, sc, integration, order, lines, manual=manual)
-    return _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+        result = _apply_new(uow, sc, integration, order, lines, manual=manual)
+    else:
+        result = _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+    if result.changed:
+        # from the store's change (its creation, for a new order) to the warehouse's
+        changed_at = order.created_at if result.outcome == "imported" else None
+        latency = sc.ctx.clock.now() - (changed_at or order.updated_at)
+        sc.ctx.metrics.order_applied(
+            integration.platform, result.outcome, max(0.0, latency.total_seconds())
+        )
+    return result
 
 
 @frozen

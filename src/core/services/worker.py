@@ -15,12 +15,17 @@ retrying cannot help; revoked credentials also put the integration in ``error``.
 a topic no handler acts on is ``skipped``, with no alert. A worker that dies mid-item loses
 its lease; another worker claims the item again after the lease expires. An item whose lease
 this worker lost is left to its new owner.
+
+Every item is worked inside a log context naming it (``event_id`` or ``command_id``), so each
+line logged meanwhile, here or in an adapter, says which item it was about; its outcome and
+duration go to ``ctx.metrics`` and one log line.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
@@ -36,6 +41,7 @@ from core.errors import (
     StorelinkError,
 )
 from core.model import InboxEvent, OutboxCommand
+from core.observability import log_context
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
 from core.text import storable_text
@@ -126,6 +132,14 @@ class WorkReport:
 
 Outcome = Literal["processed", "skipped", "retried", "dead", "lost"]
 QueueItem = InboxEvent | OutboxCommand
+# what an outcome is called in metrics and logs
+_REPORTED: Mapping[Outcome, str] = {
+    "processed": "done",
+    "skipped": "skipped",
+    "retried": "retry",
+    "dead": "dead",
+    "lost": "lost",
+}
 
 
 def _describe(exc: BaseException) -> str:
@@ -156,6 +170,7 @@ class Worker:
         self.batch_size = batch_size
         self.backoff = backoff or Backoff()
         self.rand = rand
+        self._errors: dict[str, str] = {}  # why an item failed, for its log line
 
     # --- public ---------------------------------------------------------------------------
 
@@ -163,6 +178,7 @@ class Worker:
         """Claim one batch from each queue and work it. Returns what happened."""
         report = WorkReport()
         now = self.ctx.clock.now()
+        self.ctx.metrics.worker_polled(now)
         with self.ctx.uow() as uow:
             events = uow.inbox.claim_due(
                 now,
@@ -177,10 +193,9 @@ class Worker:
                 worker_id=self.worker_id,
             )
             uow.commit()
-        for event in events:
-            self._count(report, self._work(event))
-        for command in commands:
-            self._count(report, self._work(command))
+        items: list[QueueItem] = [*events, *commands]
+        for item in items:
+            self._count(report, self._observed(item))
         return report
 
     def drain(self, max_rounds: int = 1000) -> WorkReport:
@@ -227,6 +242,36 @@ class Worker:
             raise NotFound(f"no handler for command {item.kind!r}", code="no_handler")
         return on_command(item)  # type: ignore[return-value]
 
+    def _observed(self, item: QueueItem) -> Outcome:
+        """``_work`` inside a log context naming the item, timed and counted."""
+        if isinstance(item, InboxEvent):
+            queue: Literal["inbox", "outbox"] = "inbox"
+            kind = item.topic if item.topic in self.handlers.inbox else "unhandled"
+            fields = {"event_id": item.id, "topic": item.topic}
+        else:
+            queue = "outbox"
+            kind = item.kind if item.kind in self.handlers.outbox else "unknown"
+            fields = {"command_id": item.id, "kind": item.kind}
+        with log_context(**fields, integration_id=item.integration_id, attempt=str(item.attempts)):
+            started = time.perf_counter()
+            try:
+                outcome = self._work(item)
+            finally:
+                error = self._errors.pop(item.id, None)
+            seconds = time.perf_counter() - started
+            reported = _REPORTED[outcome]
+            self.ctx.metrics.work_finished(queue, kind, reported, seconds)
+            log.log(
+                logging.WARNING if error else logging.INFO,
+                "%s %s %s in %.3fs%s",
+                queue,
+                kind,
+                reported,
+                seconds,
+                f": {error}" if error else "",
+            )
+        return outcome
+
     def _work(self, item: QueueItem) -> Outcome:
         try:
             apply = self._prepare(item)
@@ -261,6 +306,7 @@ class Worker:
             outcome = record_failure(
                 uow, self.ctx, current, exc, backoff=self.backoff, rand=self.rand
             )
+            self._errors[item.id] = current.error or ""
             self._save(uow, current)
             uow.commit()
             return outcome

@@ -24,7 +24,9 @@ from entrypoints.web import (
     auth,
     errors,
     health,
+    metrics,
     portal,
+    request_log,
     webhooks,
 )
 from entrypoints.web.strict_json import StrictJSONProvider
@@ -48,6 +50,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     )
     app.config.update(config or {})
     app.extensions["storelink"] = services
+    request_log.register(app)  # first: every later hook's log lines carry the request id
     errors.register(app)
     auth.register(app)
     app.register_blueprint(health.bp)
@@ -62,6 +65,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
+    app.register_blueprint(metrics.bp)
     return app
 
 

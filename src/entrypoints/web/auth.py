@@ -67,6 +67,8 @@ DEVICE_MAX_AGE = 90 * 24 * 3600  # seconds a browser stays known after its last 
 DEVICES_KEPT = 5  # accounts one browser is remembered for
 # Machine endpoints: signed by the store (HMAC) or by the cron secret, never by a user.
 CSRF_EXEMPT_PREFIXES = ("/api/webhooks/", "/api/cron/", "/healthz", "/readyz")
+# Where a bearer token is the view's own secret (METRICS_TOKEN), not an API token.
+OWN_BEARER_PATHS = frozenset({"/metrics"})
 
 bp = Blueprint("auth", __name__)
 
@@ -145,7 +147,7 @@ def _load_user() -> None:
     if request.path.startswith(CSRF_EXEMPT_PREFIXES):
         return  # machine endpoints authenticate themselves (HMAC, cron secret)
     header = request.headers.get("Authorization")
-    if header is not None:
+    if header is not None and request.path not in OWN_BEARER_PATHS:
         g.user = _authenticate_token(header)
         g.via = "token"
         return

@@ -14,10 +14,14 @@ event is committed before the 200 goes out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import wraps
 
 from flask import Blueprint, request
+from werkzeug.exceptions import HTTPException
 
+from core.errors import NotFound, StorelinkError
 from core.ports import Rate
 from core.services import webhooks
 from core.services.webhooks import Delivery, ShopMismatch
@@ -106,11 +110,65 @@ def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, 
     return {"status": outcome}, 200
 
 
+# ApiError codes -> the outcome counted
+_OUTCOMES = {
+    "invalid_hmac": "bad_hmac",
+    "rate_limited": "rate_limited",
+    "shop_mismatch": "shop_mismatch",
+    "invalid_payload": "invalid",
+    "missing_header": "invalid",
+    "invalid_header": "invalid",
+    "not_found": "unknown_endpoint",
+}
+
+Answer = tuple[dict[str, str], int]
+
+
+def _outcome(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return _OUTCOMES.get(exc.code, "refused")
+    if isinstance(exc, HTTPException) and exc.code == 413:
+        return "too_large"
+    if isinstance(exc, NotFound):
+        return "unknown_integration"
+    if isinstance(exc, StorelinkError):
+        return "refused"
+    return "error"
+
+
+def _counted(view: Callable[..., Answer]) -> Callable[..., Answer]:
+    """Count the answer by platform, topic and outcome; labels only from known values (the
+    path and headers are the caller's to choose)."""
+
+    @wraps(view)
+    def wrapped(**path: str) -> Answer:
+        platform = path["platform"]
+        outcome = "error"
+        try:
+            answer = view(**path)
+            outcome = answer[0]["status"]
+            return answer
+        except Exception as exc:
+            outcome = _outcome(exc)
+            raise
+        finally:
+            topic = request.headers.get("X-Shopify-Topic", "")
+            services().metrics.webhook_received(
+                platform if platform in services().platforms else "unknown",
+                topic if topic in services().handlers.inbox else "other",
+                outcome,
+            )
+
+    return wrapped
+
+
 @bp.post("/<platform>/<integration_id>")
-def per_integration(platform: str, integration_id: str) -> tuple[dict[str, str], int]:
+@_counted
+def per_integration(platform: str, integration_id: str) -> Answer:
     return _receive(platform, integration_id)
 
 
 @bp.post("/<platform>")
-def app_level(platform: str) -> tuple[dict[str, str], int]:
+@_counted
+def app_level(platform: str) -> Answer:
     return _receive(platform, None)
