@@ -130,7 +130,7 @@ def test_a_shop_redaction_erases_every_order_and_event_of_the_shop(
     sc = _store_context(capped)
     webhooks.receive(
         sc,
-        webhooks.Delivery("shopify", "shop/redact", SHOP, "redact-1", b'{"shop_domain": "x"}'),
+        webhooks.Delivery("shopify", "shop/redact", SHOP, "redact-1", {"shop_domain": "x"}),
         integration_id=None,
     )
     worker = Worker(capped, Handlers(inbox=webhooks.handlers(sc)), worker_id="w")

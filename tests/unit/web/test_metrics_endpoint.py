@@ -245,9 +245,9 @@ def test_guessing_the_token_is_throttled(web: FlaskClient) -> None:
 
     assert answers[0] == 401
     assert answers[-1] == 429
-    # the right token is refused too while the address is throttled
+    # only failures are counted: the right token still reads them (issue 8: 3)
     assert (
-        web.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 429
+        web.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 200
     )
 
 
