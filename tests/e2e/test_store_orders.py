@@ -335,3 +335,44 @@ def test_a_fulfilment_that_failed_at_one_location_is_not_sent_twice_at_the_other
     assert stack.control.order(SHOP, placed["id"])["fulfillment_status"] == "fulfilled"
     with stack.services.ctx.uow() as uow:
         assert {s.sync_state for s in uow.shipments.for_order(order.id)} == {"synced"}
+
+
+def test_two_parcels_of_one_line_pushed_at_the_same_time_are_both_fulfilled(
+    stack: Stack,
+) -> None:
+    """Found by the chaos run (a first parcel, the second right after, two workers): the
+    second parcel's push read the store after the first one's fulfilment was created there
+    but before it was recorded, took that unit for its own and sent nothing; the store kept
+    one of the two units unfulfilled for good."""
+    stack.shop("acme", {"TENT-1": 9})
+    stack.product("TENT-1", on_hand=9)
+    integration = stack.connect("acme")
+    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    [tent] = order.items
+    ctx = stack.services.ctx
+    for number in ("1ZONE", "1ZTWO"):
+        fulfillment.ship(
+            ctx,
+            SYSTEM,
+            order.id,
+            carrier="UPS",
+            tracking_number=number,
+            lines=[fulfillment.ShipLine(tent.id, 1)],
+        )
+    with ctx.uow() as uow:
+        commands = sorted(
+            uow.outbox.list(kind=fulfillment.FULFILLMENT_COMMAND), key=lambda c: c.created_at
+        )
+    push = stack.services.handlers.outbox[fulfillment.FULFILLMENT_COMMAND]
+    first = push(commands[0])  # worker A: the store now shows 1 of 2 fulfilled
+    second = push(commands[1])  # worker B reads the store before A has recorded it
+    for apply, command in ((first, commands[0]), (second, commands[1])):
+        with ctx.uow() as uow:
+            apply(uow, command)
+            uow.commit()
+    fulfilled = stack.control.fulfillments(SHOP, placed["id"])
+    assert sorted(f["tracking_number"] for f in fulfilled) == ["1ZONE", "1ZTWO"]
+    assert stack.control.order(SHOP, placed["id"])["fulfillment_status"] == "fulfilled"

@@ -152,7 +152,10 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     that the shipment was not marked meanwhile). Fulfilling is not idempotent in the store,
     so the fulfillment orders are read before anything is created: a location whose units
     the store already shows as fulfilled (an earlier attempt succeeded there but its answer
-    was lost, or failed at another location) is not fulfilled again.
+    was lost, or failed at another location) is not fulfilled again. The units the store
+    shows are counted for the order's other parcels first: those recorded as fulfilled and,
+    on this parcel's first attempt, those still being pushed (two parcels of one line pushed
+    by two workers at once must not both take the first one's units for their own).
     """
     shipment_id = str(command.payload.get("shipment_id", ""))
     with sc.ctx.uow() as uow:
@@ -165,10 +168,16 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
         if order is None or order.external is None:
             return done(Skip("not a store order"))
         integration = uow.integrations.peek(order.external.integration_id)
-        synced_others = [
+        # Units the store shows fulfilled belong to the order's other parcels first. On a first
+        # attempt this parcel cannot be in the store yet, so a parcel still being pushed counts
+        # too (another worker may have created its fulfilment and not recorded it yet); on a
+        # retry only recorded ones do, since units the store shows may be our lost answer.
+        first_attempt = command.attempts <= 1
+        others = [
             s
             for s in uow.shipments.for_order(order.id)
-            if s.id != shipment.id and s.sync_state == "synced"
+            if s.id != shipment.id
+            and (s.sync_state == "synced" or (first_attempt and s.sync_state == "pending"))
         ]
     if integration is None or not integration.is_connected:
         return _not_connected(shipment.id)
@@ -178,7 +187,7 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
         fo.id: fo for fo in store.fulfillment_orders(session, order.external.external_order_id)
     }
     already: dict[str, int] = {}
-    for other in synced_others:
+    for other in others:
         for line in other.lines:
             already[line.item_id] = already.get(line.item_id, 0) + line.quantity
     # location -> fulfillment order -> (line, quantity), and whether the store shows it done
