@@ -51,6 +51,7 @@ from core.store import (
     ShopInfo,
     StoreEvent,
     StoreFulfillmentOrder,
+    StoreFulfillments,
     StoreInventoryLevel,
     StoreLocation,
     StoreOrder,
@@ -221,6 +222,11 @@ class StorePlatform(Protocol):
     def fulfillment_orders(
         self, session: StoreSession, order_id: str
     ) -> list[StoreFulfillmentOrder]: ...
+
+    def order_fulfillments(self, session: StoreSession, order_id: str) -> StoreFulfillments:
+        """The fulfillments the store recorded for the order, with their tracking numbers
+        (how a retried fulfilment recognises its own after an unknown outcome)."""
+        ...
 
     # writing to the store
     def create_fulfillment(

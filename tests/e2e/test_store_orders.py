@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
 import pytest
 
 from adapters.shopify import ShopifyPlatform
 from core.errors import PlatformUnavailable
+from core.model import OutboxCommand
 from core.services import SYSTEM, fulfillment, mapping
 from core.services import orders as order_services
 from tests.e2e.conftest import Stack
@@ -376,3 +380,84 @@ def test_two_parcels_of_one_line_pushed_at_the_same_time_are_both_fulfilled(
     fulfilled = stack.control.fulfillments(SHOP, placed["id"])
     assert sorted(f["tracking_number"] for f in fulfilled) == ["1ZONE", "1ZTWO"]
     assert stack.control.order(SHOP, placed["id"])["fulfillment_status"] == "fulfilled"
+
+
+def _two_parcels(stack: Stack) -> tuple[int, list[OutboxCommand]]:
+    """A store order of 2 units shipped in two parcels of 1 (tracking 1ZONE, 1ZTWO): the
+    store order id and the two fulfilment commands, oldest first, not run yet."""
+    stack.shop("acme", {"TENT-1": 9})
+    stack.product("TENT-1", on_hand=9)
+    integration = stack.connect("acme")
+    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    [tent] = order.items
+    ctx = stack.services.ctx
+    for number in ("1ZONE", "1ZTWO"):
+        fulfillment.ship(
+            ctx,
+            SYSTEM,
+            order.id,
+            carrier="UPS",
+            tracking_number=number,
+            lines=[fulfillment.ShipLine(tent.id, 1)],
+        )
+    with ctx.uow() as uow:
+        commands = uow.outbox.list(kind=fulfillment.FULFILLMENT_COMMAND)
+    return int(placed["id"]), sorted(commands, key=lambda c: c.created_at)
+
+
+def _apply(stack: Stack, done: list[tuple[Any, OutboxCommand]]) -> None:
+    for apply, command in done:
+        with stack.services.ctx.uow() as uow:
+            apply(uow, command)
+            uow.commit()
+
+
+def test_a_retried_parcel_is_fulfilled_when_the_units_in_the_store_are_another_parcels(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the chaos run: the first parcel's push failed (the store applied nothing),
+    the second's created its fulfilment, and the first one's retry, reading the store before
+    the second was recorded, took that unit for its own."""
+    order_id, (first, second) = _two_parcels(stack)
+    push = stack.services.handlers.outbox[fulfillment.FULFILLMENT_COMMAND]
+    real = ShopifyPlatform.create_fulfillment
+
+    def refused_once(self, session, request):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", real)
+        raise PlatformUnavailable("Shopify answered 503", operation="fulfillmentCreate")
+
+    monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", refused_once)
+    with pytest.raises(PlatformUnavailable):
+        push(attrs.evolve(first, attempts=1))
+    done = [(push(attrs.evolve(second, attempts=1)), second)]  # created, not recorded yet
+    done.append((push(attrs.evolve(first, attempts=2)), first))  # the retry
+    _apply(stack, done)
+    fulfilled = stack.control.fulfillments(SHOP, order_id)
+    assert sorted(f["tracking_number"] for f in fulfilled) == ["1ZONE", "1ZTWO"]
+
+
+def test_a_retry_after_a_lost_answer_finds_its_fulfilment_by_tracking_number(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first parcel's fulfilment was created but the answer lost; the second parcel is
+    still to be pushed. The retry must not fulfil the first parcel again."""
+    order_id, (first, second) = _two_parcels(stack)
+    push = stack.services.handlers.outbox[fulfillment.FULFILLMENT_COMMAND]
+    real = ShopifyPlatform.create_fulfillment
+
+    def answer_lost(self, session, request):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", real)
+        real(self, session, request)
+        raise PlatformUnavailable("Shopify answered 503", operation="fulfillmentCreate")
+
+    monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", answer_lost)
+    with pytest.raises(PlatformUnavailable):
+        push(attrs.evolve(first, attempts=1))
+    done = [(push(attrs.evolve(first, attempts=2)), first)]
+    done.append((push(attrs.evolve(second, attempts=1)), second))
+    _apply(stack, done)
+    fulfilled = stack.control.fulfillments(SHOP, order_id)
+    assert sorted(f["tracking_number"] for f in fulfilled) == ["1ZONE", "1ZTWO"]
