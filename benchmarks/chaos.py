@@ -538,7 +538,7 @@ class Deployment:
         command = ["worker", "--idle", "0.2", "--lease", str(self.args.lease)]
         return self._process(f"worker{n}", command, app=True)
 
-    def cli(self, *command: str) -> str:
+    def cli(self, *command: str, timeout: float = 300) -> str:
         """Run ``storelink <command>`` with the app's environment; its output (exit 0 or raise)."""
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
         env.update(self.env)
@@ -548,7 +548,7 @@ class Deployment:
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
             check=False,
         )
         if done.returncode != 0:
@@ -1196,9 +1196,16 @@ def books(dep: Deployment, world: World, driver: Driver, chaos: Chaos) -> list[C
                 " UNION ALL SELECT 'outbox ' || status, count(*) FROM outbox_commands GROUP BY 1"
             ).fetchall()
         )
-        alerts = Counter(
-            str(code) for (code,) in conn.execute("SELECT code FROM alerts").fetchall()
-        )
+        alerts = [
+            (str(code), str(message))
+            for code, message in conn.execute(
+                "SELECT code, message FROM alerts ORDER BY created_at"
+            ).fetchall()
+        ]
+        skipped = conn.execute(
+            "SELECT coalesce(error, ''), count(*) FROM inbox_events WHERE status = 'skipped'"
+            " GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
         stored_webhooks = {
             str(d)
             for (d,) in conn.execute(
@@ -1360,7 +1367,7 @@ def books(dep: Deployment, world: World, driver: Driver, chaos: Chaos) -> list[C
     check("tracebacks in the app's logs (handlers crashed, requests failed)", crashes)
     check(
         "unexpected alerts",
-        [f"{code}: {n}" for code, n in sorted(alerts.items()) if code not in EXPECTED_ALERTS],
+        [f"{code}: {message}" for code, message in alerts if code not in EXPECTED_ALERTS],
     )
     acknowledged = [webhook for _, webhook in dep.proxy.killed_after if webhook]
     check(
@@ -1370,6 +1377,13 @@ def books(dep: Deployment, world: World, driver: Driver, chaos: Chaos) -> list[C
     deliveries = dep.control.deliveries(SHOP)
     failed = [d for d in deliveries if d["status"] == "failed"]
     check("webhook deliveries failed for good", [d["webhook_id"] for d in failed])
+    checks.append(
+        Check(
+            "events and reconciled orders skipped (nothing to do)",
+            sum(int(n) for _, n in skipped),
+        )
+    )
+    checks += [Check(f"  {reason[:60]}", int(n)) for reason, n in skipped]
     for name, value in (
         ("webhook deliveries (dropped)", sum(1 for d in deliveries if d["status"] == "dropped")),
         ("webhook deliveries (duplicates)", sum(1 for d in deliveries if d["duplicate"])),
@@ -1377,6 +1391,88 @@ def books(dep: Deployment, world: World, driver: Driver, chaos: Chaos) -> list[C
     ):
         checks.append(Check(name, value))
     return checks
+
+
+def forensics(dep: Deployment, world: World, store_order_ids: Sequence[int]) -> None:
+    """What both sides recorded about these store orders (for a failed check)."""
+    with psycopg.connect(dep.database_url) as conn:
+        for store_id in store_order_ids:
+            print(f"  store order {store_id}:")
+            store = dep.control.order(SHOP, store_id)
+            for li in store["line_items"]:
+                print(
+                    f"    store line {li['id']} {li['sku']}: quantity {li['quantity']}, "
+                    f"current {li['current_quantity']}, fulfillable {li['fulfillable_quantity']}"
+                )
+            for f in store.get("fulfillments", []):
+                lines = [(li["id"], li["quantity"]) for li in f["line_items"]]
+                print(
+                    f"    store fulfilment {f['id']} {f['status']} {f['tracking_number']} "
+                    f"at {f['created_at']}: {lines}"
+                )
+            row = conn.execute(
+                "SELECT id, number, status, updated_at FROM orders"
+                " WHERE integration_id = %s AND external_order_id = %s",
+                [world.integration_id, str(store_id)],
+            ).fetchone()
+            if row is None:
+                print("    no warehouse order")
+                continue
+            order_id = row[0]
+            print(f"    warehouse order {row[1]} {row[2]} (updated {row[3]:%H:%M:%S.%f})")
+            for item in conn.execute(
+                "SELECT id, external_line_id, quantity, shipped_quantity FROM order_items"
+                " WHERE order_id = %s ORDER BY position",
+                [order_id],
+            ).fetchall():
+                print(f"    item {item[0][:8]} line {item[1]}: {item[2]} ordered, {item[3]} out")
+            for shipment in conn.execute(
+                "SELECT id, tracking_number, lines, sync_state, external_fulfillment_id,"
+                " created_at, synced_at FROM shipments WHERE order_id = %s ORDER BY created_at",
+                [order_id],
+            ).fetchall():
+                print(
+                    f"    shipment {shipment[1]} {shipment[3]} -> {shipment[4]} "
+                    f"{[(x['item_id'][:8], x['quantity']) for x in shipment[2]]} created "
+                    f"{shipment[5]:%H:%M:%S.%f}, synced "
+                    f"{shipment[6] and f'{shipment[6]:%H:%M:%S.%f}'}"
+                )
+            for command in conn.execute(
+                "SELECT payload->>'shipment_id', status, attempts, error, result, created_at,"
+                " done_at FROM outbox_commands WHERE payload->>'order_id' = %s"
+                " ORDER BY created_at",
+                [order_id],
+            ).fetchall():
+                print(
+                    f"    command for {str(command[0])[:8]}: {command[1]} after {command[2]} "
+                    f"attempt(s), result {command[4]}, error {str(command[3])[:160]}, done "
+                    f"{command[6] and f'{command[6]:%H:%M:%S.%f}'}"
+                )
+            for event in conn.execute(
+                "SELECT topic, source, status, attempts, error, received_at, processed_at"
+                " FROM inbox_events WHERE integration_id = %s AND (payload->>'id' = %s"
+                " OR payload->'order_edit'->>'order_id' = %s) ORDER BY received_at",
+                [world.integration_id, str(store_id), str(store_id)],
+            ).fetchall():
+                print(
+                    f"    event {event[0]} ({event[1]}) {event[2]} x{event[3]} "
+                    f"received {event[5]:%H:%M:%S.%f}: {str(event[4])[:120]}"
+                )
+
+
+def failing_orders(checks: Sequence[Check]) -> list[int]:
+    """Store order ids named in the details of failed checks."""
+    found: list[int] = []
+    for check in checks:
+        if not check.failed:
+            continue
+        for detail in check.details:
+            words = detail.split()
+            if len(words) > 2 and words[:2] == ["store", "order"]:
+                number = words[2].rstrip(":")
+                if number.isdigit() and int(number) not in found:
+                    found.append(int(number))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1401,7 +1497,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--store-latency", type=float, default=0.05, help="seconds added to every GraphQL answer"
     )
     parser.add_argument(
-        "--bucket", type=int, default=4000, help="the shop's cost bucket (restores 1/20 a second)"
+        "--bucket",
+        type=int,
+        default=20000,
+        help="the shop's GraphQL cost bucket, restoring 1/20 of it a second (default 20,000: "
+        "Shopify Plus; 4,000 is Advanced, 2,000 Standard)",
     )
     parser.add_argument("--lease", type=float, default=20.0, help="storelink worker --lease")
     parser.add_argument(
@@ -1465,7 +1565,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             dep.control.clear_faults()
             first_call = max((c["id"] for c in dep.control.calls(SHOP, limit=1)), default=0)
             reconciling = time.monotonic()
-            reconciled = dep.cli("sync", "--orders").strip()
+            reconcile_failed: list[str] = []
+            try:
+                reconciled = dep.cli("sync", "--orders", timeout=args.settle_timeout).strip()
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                reconciled = f"FAILED: {str(exc)[-300:]}"
+                reconcile_failed.append(reconciled)
             reconciling = time.monotonic() - reconciling
             during = [c for c in dep.control.calls(SHOP) if c["id"] > first_call]
             log(f"storelink sync --orders in {reconciling:.1f} s: {reconciled}")
@@ -1476,6 +1581,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else f"NOT quiet after {waited:.1f} s: {left}"
             )
             checks = books(dep, world, driver, chaos)
+            checks.append(
+                Check("reconciliation failed", len(reconcile_failed), True, reconcile_failed)
+            )
             if not quiet:
                 checks.append(Check("not quiet at the end", 1, True, [str(left)]))
             exited = [  # a process this script killed and did not restart does not count
@@ -1533,6 +1641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"FAILED: {c.what}: {c.count}")
                 for detail in c.details[:10]:
                     print(f"    {detail}")
+            if failed:
+                forensics(dep, world, failing_orders(checks)[:3])
             print("all checks passed" if not failed else f"{len(failed)} check(s) failed")
             return 1 if failed else 0
         finally:
