@@ -461,3 +461,50 @@ def test_a_retry_after_a_lost_answer_finds_its_fulfilment_by_tracking_number(
     _apply(stack, done)
     fulfilled = stack.control.fulfillments(SHOP, order_id)
     assert sorted(f["tracking_number"] for f in fulfilled) == ["1ZONE", "1ZTWO"]
+
+
+def test_a_parcel_shipped_while_anothers_push_waited_for_the_store_does_not_hide_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the chaos run: the first parcel's push read the order (no other parcel yet)
+    and then waited for the store (a 5xx, its retry); meanwhile the second parcel was shipped
+    and fulfilled. The store's unit matched no parcel the push knew of, was taken for the
+    merchant's, and the first parcel was recorded as fulfilled without being sent."""
+    stack.shop("acme", {"TENT-1": 9})
+    stack.product("TENT-1", on_hand=9)
+    integration = stack.connect("acme")
+    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    [tent] = order.items
+    ctx = stack.services.ctx
+    push = stack.services.handlers.outbox[fulfillment.FULFILLMENT_COMMAND]
+
+    def ship(number: str) -> OutboxCommand:
+        shipment = fulfillment.ship(
+            ctx,
+            SYSTEM,
+            order.id,
+            carrier="UPS",
+            tracking_number=number,
+            lines=[fulfillment.ShipLine(tent.id, 1)],
+        )
+        with ctx.uow() as uow:
+            commands = uow.outbox.list(kind=fulfillment.FULFILLMENT_COMMAND)
+        [command] = [c for c in commands if c.payload["shipment_id"] == shipment.id]
+        return attrs.evolve(command, attempts=1)
+
+    first = ship("1ZONE")
+    real = ShopifyPlatform.fulfillment_orders
+
+    def second_parcel_meanwhile(self, session, order_id):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(ShopifyPlatform, "fulfillment_orders", real)
+        second = ship("1ZTWO")
+        _apply(stack, [(push(second), second)])
+        return real(self, session, order_id)
+
+    monkeypatch.setattr(ShopifyPlatform, "fulfillment_orders", second_parcel_meanwhile)
+    _apply(stack, [(push(first), first)])
+    fulfilled = stack.control.fulfillments(SHOP, placed["id"])
+    assert sorted(f["tracking_number"] for f in fulfilled) == ["1ZONE", "1ZTWO"]

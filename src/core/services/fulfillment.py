@@ -175,11 +175,8 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
         if order is None or order.external is None:
             return done(Skip("not a store order"))
         integration = uow.integrations.peek(order.external.integration_id)
-        siblings = [
-            s
-            for s in uow.shipments.for_order(order.id)
-            if s.id != shipment.id and s.sync_state in ("synced", "pending")
-        ]
+        # the order's other parcels recorded as fulfilled: their units are in the store now
+        recorded = _units(_siblings(uow, shipment, ("synced",)))
     if integration is None or not integration.is_connected:
         return _not_connected(shipment.id)
     store = sc.platform(integration.platform)
@@ -187,9 +184,10 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     fulfillment_orders = {
         fo.id: fo for fo in store.fulfillment_orders(session, order.external.external_order_id)
     }
-    # units per item of the order's other parcels: recorded as fulfilled in the store, and
-    # every parcel that is or may be there (still being pushed, perhaps by another worker)
-    recorded = _units([s for s in siblings if s.sync_state == "synced"])
+    # every other parcel that is or may be in the store, read after the store was: a parcel
+    # whose fulfilment the store showed existed here before it was created there
+    with sc.ctx.uow() as uow:
+        siblings = _siblings(uow, shipment, ("synced", "pending"))
     known = _units(siblings)
     # location -> fulfillment order -> (line, quantity); per location (item, units, fulfilled)
     by_location: dict[str, dict[str, list[tuple[str, int]]]] = {}
@@ -278,6 +276,14 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     return apply
 
 
+def _siblings(uow: UnitOfWork, shipment: Shipment, states: tuple[str, ...]) -> list[Shipment]:
+    return [
+        s
+        for s in uow.shipments.for_order(shipment.order_id)
+        if s.id != shipment.id and s.sync_state in states
+    ]
+
+
 def _units(shipments: Sequence[Shipment]) -> dict[str, int]:
     units: dict[str, int] = {}
     for shipment in shipments:
@@ -314,15 +320,17 @@ def _already_there(
 ) -> bool:
     """Does the store already have this parcel's fulfilment at ``location``?
 
-    ``lines``: (item, units, units the store shows fulfilled on its line). Only when the
-    store shows more fulfilled units than the parcels recorded as fulfilled explain can this
-    one be there; those units may also be another parcel's whose push is under way, or the
-    merchant's. So the store's fulfillments are read and this parcel's is looked for by its
-    tracking number and lines. Not found: it is not there, unless the store shows units
-    beyond every parcel of the order (the merchant fulfilled them; never fulfil twice).
-    When that cannot be told (another parcel has the same tracking number, or the order has
-    more fulfillments than one read returns), a first attempt cannot be there yet, and a
-    retry takes the units for its own, as a fulfilment is never sent twice.
+    ``lines``: (item, units, units the store shows fulfilled on its line). ``recorded``:
+    units of the parcels recorded as fulfilled before the store was read; ``known``: units of
+    every other parcel, read after it. Only when the store shows more fulfilled units than
+    the recorded parcels explain can this one be there; those units may also be another
+    parcel's whose push is under way, or the merchant's. So the store's fulfillments are
+    read and this parcel's is looked for by its tracking number and lines. Not found: it is
+    not there, unless the store shows units beyond every parcel of the order (the merchant
+    fulfilled them; never fulfil twice). When that cannot be told (another parcel has the
+    same tracking number, or the order has more fulfillments than one read returns), a
+    first attempt cannot be there yet, and a retry takes the units for its own, as a
+    fulfilment is never sent twice.
     """
     if any(fulfilled < recorded.get(item.id, 0) + units for item, units, fulfilled in lines):
         return False
