@@ -1460,18 +1460,32 @@ def forensics(dep: Deployment, world: World, store_order_ids: Sequence[int]) -> 
                 )
 
 
-def failing_orders(checks: Sequence[Check]) -> list[int]:
-    """Store order ids named in the details of failed checks."""
+def failing_orders(dep: Deployment, world: World, checks: Sequence[Check]) -> list[int]:
+    """Store order ids named in the details of failed checks ("store order 7000001234", or
+    a warehouse order number such as "SH-1257" in an alert)."""
     found: list[int] = []
+    numbers: list[str] = []
     for check in checks:
         if not check.failed:
             continue
         for detail in check.details:
-            words = detail.split()
-            if len(words) > 2 and words[:2] == ["store", "order"]:
-                number = words[2].rstrip(":")
-                if number.isdigit() and int(number) not in found:
-                    found.append(int(number))
+            words = detail.replace(":", " ").replace(";", " ").split()
+            for index, word in enumerate(words):
+                if word == "order" and index + 1 < len(words):
+                    following = words[index + 1]
+                    if following.isdigit() and int(following) not in found:
+                        found.append(int(following))
+                    elif following.startswith("SH-"):
+                        numbers.append(following)
+    if numbers:
+        with psycopg.connect(dep.database_url) as conn:
+            for (external_id,) in conn.execute(
+                "SELECT external_order_id FROM orders WHERE integration_id = %s"
+                " AND number = ANY(%s)",
+                [world.integration_id, numbers],
+            ).fetchall():
+                if int(external_id) not in found:
+                    found.append(int(external_id))
     return found
 
 
@@ -1642,7 +1656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for detail in c.details[:10]:
                     print(f"    {detail}")
             if failed:
-                forensics(dep, world, failing_orders(checks)[:3])
+                forensics(dep, world, failing_orders(dep, world, checks)[:4])
             print("all checks passed" if not failed else f"{len(failed)} check(s) failed")
             return 1 if failed else 0
         finally:
