@@ -296,6 +296,7 @@ def _apply_existing(
     existing: OutboundOrder,
     order: StoreOrder,
     lines: list[WantedLine],
+    fulfilled: dict[str, int],
 ) -> ImportResult:
     ctx = sc.ctx
     existing.external_updated_at = order.updated_at
@@ -321,12 +322,15 @@ def _apply_existing(
         uow.orders.update(existing)
         return ImportResult("cancelled", "cancelled in the store", existing.id)
     if existing.status not in EDITABLE_STATUSES:
-        unsynced: dict[str, int] = {}
-        for shipment in uow.shipments.for_order(existing.id):
-            if shipment.sync_state in ("pending", "failed"):
-                for line in shipment.lines:
-                    unsynced[line.item_id] = unsynced.get(line.item_id, 0) + line.quantity
-        if _differs(existing, order, lines, unsynced):
+        # units shipped here that this state of the store does not show fulfilled yet (a
+        # push under way, an answer lost, or a state read before the fulfilment): the store
+        # still wants them as far as this state goes
+        not_shown = {
+            item.id: max(0, item.shipped_quantity - fulfilled.get(line_id or "", 0))
+            for item in existing.items
+            for line_id in (item.external_fulfillment_order_line_id,)
+        }
+        if _differs(existing, order, lines, not_shown):
             _alert_once(
                 uow,
                 sc,
@@ -391,7 +395,8 @@ def _differs(
     unsynced: dict[str, int] | None = None,
 ) -> bool:
     """Does the store want something else than the warehouse will ship? Units shipped here
-    but not yet reported to the store still count as wanted by the store."""
+    that this state of the store does not show fulfilled (``unsynced``, per item) still
+    count as wanted by the store."""
     if existing.ship_to != order.shipping_address:
         return True
     pending = unsynced or {}
@@ -483,7 +488,14 @@ def apply_order(
     lines = wanted_lines(order, fulfillment_orders, uow.locations.for_integration(integration.id))
     if existing is None:
         return _apply_new(uow, sc, integration, order, lines, manual=manual)
-    return _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+    fulfilled = {  # units the store shows fulfilled, per fulfillment-order line
+        line.id: line.total_quantity - line.remaining_quantity
+        for fo in fulfillment_orders
+        for line in fo.lines
+    }
+    return _apply_existing(
+        uow, sc, integration, existing=existing, order=order, lines=lines, fulfilled=fulfilled
+    )
 
 
 @frozen
