@@ -547,3 +547,30 @@ def test_a_first_parcel_whose_answer_was_lost_raises_no_changed_after_picking_al
     assert shipment.sync_state == "pending"
     assert stack.control.order(SHOP, placed["id"])["line_items"][0]["fulfillable_quantity"] == 1
     assert [a.code for a in alerts] == []
+
+
+def test_the_stores_webhooks_about_a_shipped_order_cost_no_store_reads(stack: Stack) -> None:
+    """Found by the chaos run: of 2,000 webhooks and reconciled orders that changed nothing,
+    1,100 were about orders already shipped, each read from the store (order and
+    fulfillment orders) only to learn that; a third of the API budget went to them."""
+    stack.shop("acme", {"TENT-1": 9})
+    stack.product("TENT-1", on_hand=9)
+    integration = stack.connect("acme")
+    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}])
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    stack.control.clear_calls()
+    fulfillment.ship(stack.services.ctx, SYSTEM, order.id, carrier="UPS", tracking_number="1Z")
+    stack.settle()
+    operations = [c["operation_name"] for c in stack.control.calls(SHOP)]
+    assert operations.count("FulfillmentCreate") == 1
+    assert operations.count("FulfillmentOrders") == 1  # the push's own read
+    assert operations.count("Order") == 0
+    with stack.services.ctx.uow() as uow:
+        events = uow.inbox.list(integration_id=integration.id, limit=100)
+    fulfilled = [e for e in events if e.topic == "orders/fulfilled"]
+    assert fulfilled
+    assert {(e.status, e.error) for e in fulfilled} == {
+        ("skipped", "the warehouse order is shipped")
+    }

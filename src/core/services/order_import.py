@@ -49,6 +49,7 @@ Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unch
 
 AUTO_IMPORT_OFF = "automatic order import is off for this store"
 OPEN_FULFILLMENT_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
+SETTLED: frozenset[str] = frozenset({"shipped", "cancelled"})  # the store changes nothing more
 RECONCILE_OVERLAP = timedelta(minutes=10)
 RECONCILE_FIRST_WINDOW = timedelta(days=7)
 _RUSH_WORDS = re.compile(
@@ -412,10 +413,12 @@ def _looks_applied(existing: OutboundOrder, current: StoreOrder) -> bool:
     """Is ``current`` (a reconciled read) visibly what was already applied? Saves reading
     the fulfillment orders of every unchanged order a reconciliation window holds. Only an
     older-or-equal timestamp with the same address, state and per-line quantities counts."""
+    if existing.status in SETTLED and current.cancelled_at is None:
+        return True  # nothing but a cancellation changes a shipped or cancelled order
     applied = existing.external_updated_at
     if applied is None or current.updated_at > applied:
         return False
-    if existing.status in ("cancelled", "shipped"):
+    if existing.status in SETTLED:
         return True
     if current.cancelled_at is not None or existing.ship_to != current.shipping_address:
         return False
@@ -512,6 +515,7 @@ def read_order(
     order_id: str,
     *,
     seen_at: datetime | None = None,
+    seen_cancelled: bool = False,
     current: StoreOrder | None = None,
     session: StoreSession | None = None,
 ) -> StoreState | ImportResult:
@@ -522,7 +526,9 @@ def read_order(
     applied at or after it needs no store call; a store answer older than it means the store
     has not caught up yet, so the event is retried shortly. ``apply_order`` re-checks the
     timestamps under the order's row lock, so a state read here that another worker overtook
-    in the meantime changes nothing.
+    in the meantime changes nothing. A warehouse order that is shipped or cancelled takes no
+    store change but a cancellation (``seen_cancelled``: the webhook's order is cancelled),
+    so any other webhook about it needs no store call either.
     """
     if seen_at is not None or current is not None:
         with sc.ctx.uow() as uow:
@@ -531,6 +537,10 @@ def read_order(
             applied = existing.external_updated_at
             if seen_at is not None and applied is not None and seen_at < applied:
                 return ImportResult("unchanged", "a newer version is already applied", existing.id)
+            if seen_at is not None and not seen_cancelled and existing.status in SETTLED:
+                return ImportResult(
+                    "unchanged", f"the warehouse order is {existing.status}", existing.id
+                )
             if current is not None and _looks_applied(existing, current):
                 return ImportResult("unchanged", "already up to date", existing.id)
     store = sc.platform(integration.platform)

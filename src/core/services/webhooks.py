@@ -139,7 +139,13 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
         if event.source == "reconcile":
             state = read_order(sc, integration, order.id, current=order)
         else:
-            state = read_order(sc, integration, order.id, seen_at=order.updated_at)
+            state = read_order(
+                sc,
+                integration,
+                order.id,
+                seen_at=order.updated_at,
+                seen_cancelled=order.cancelled_at is not None,
+            )
     elif isinstance(parsed, OrderEdited):
         state = read_order(sc, integration, parsed.order_id)
     else:
