@@ -1540,7 +1540,7 @@ def print_table(checks: Sequence[Check]) -> None:
     print(f"  {'':<{width}} {'count':>7}  must be 0")
     for c in checks:
         verdict = ("ok" if not c.failed else "FAILED") if c.must_be_zero else ""
-        print(f"  {c.what:<{width}} {c.count:>7,}  {verdict}")
+        print(f"  {c.what:<{width}} {c.count:>7,}  {verdict}".rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1626,8 +1626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             calls = dep.control.calls(SHOP)
             per_operation: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             for c in calls:
-                per_operation[str(c["operation_name"])][0] += 1
-                per_operation[str(c["operation_name"])][1] += int(c["actual_cost"] or 0)
+                name = str(c["operation_name"] or "(503 fault, not read)")
+                per_operation[name][0] += 1
+                per_operation[name][1] += int(c["actual_cost"] or 0)
             faults = Counter(c["fault"] for c in calls if c["fault"])
             throttled = sum(1 for c in calls if c["throttled"])
             print(
