@@ -6,7 +6,7 @@ database of the test server; a worker killed in the middle of a batch, a web pro
 right after acknowledging a webhook, Redis restarted; then one reconciliation, quiescence and
 the books (orders exactly once, fulfilments exactly once, no oversell, ledger = levels = open
 orders). The script exits 0 only if every count that must be 0 is 0; its table is the
-failure message. About 75-100 s on 2 cores.
+failure message. About 40 s on 2 cores (longer on a busy machine).
 """
 
 from __future__ import annotations
