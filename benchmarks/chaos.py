@@ -469,6 +469,8 @@ class Chaos:
     ship_refused: int = 0
     samples: int = 0
     oversell: list[str] = field(factory=list)
+    oversell_seen: set[str] = field(factory=set)
+    oversell_forensics: list[str] = field(factory=list)
     worker_kills: list[str] = field(factory=list)
     web_kills: list[str] = field(factory=list)
     redis_restarts: int = 0
@@ -814,6 +816,46 @@ class Sampler:
                 chaos.oversell.append(
                     f"{when}: the store sells {available} of {sku}, the warehouse can ship {bound}"
                 )
+                if sku not in chaos.oversell_seen:
+                    chaos.oversell_seen.add(sku)
+                    chaos.oversell_forensics += self.forensics(sku, store.get(sku, {}), when)
+
+    def forensics(self, sku: str, level: Mapping[str, Any], when: str) -> list[str]:
+        """What both sides say about a SKU the store oversold, taken at once."""
+        lines = [
+            f"{when}, {sku}: store on hand {level.get('on_hand')}, committed "
+            f"{level.get('committed')}, available {level.get('available')}"
+        ]
+        params = {"integration": self.world.integration_id, "sku": sku}
+        for row in self.conn.execute(
+            "SELECT s.quantity, s.pushed_at, s.error FROM inventory_push_states s"
+            " JOIN product_mappings m ON m.id = s.mapping_id"
+            " JOIN products p ON p.id = m.product_id"
+            " WHERE s.integration_id = %(integration)s AND p.sku = %(sku)s",
+            params,
+        ).fetchall():
+            lines.append(f"  storelink believes the store has {row[0]} (pushed {row[1]}, {row[2]})")
+        for row in self.conn.execute(
+            "SELECT status, attempts, locked_by, created_at, done_at, result::text"
+            " FROM outbox_commands WHERE kind LIKE 'inventory.%%'"
+            " ORDER BY created_at DESC LIMIT 6"
+        ).fetchall():
+            lines.append(
+                f"  push {row[0]} x{row[1]} by {row[2]} created {row[3]:%H:%M:%S.%f} done "
+                f"{row[4] and f'{row[4]:%H:%M:%S.%f}'}: {str(row[5])[:120]}"
+            )
+        item = level.get("inventory_item_id")
+        updates = [
+            d
+            for d in self.dep.control.deliveries(SHOP, "inventory_levels/update")
+            if d["payload"].get("inventory_item_id") == item and not d["duplicate"]
+        ]
+        for d in updates[-12:]:
+            lines.append(
+                f"  store level update {d['payload'].get('updated_at')}: available "
+                f"{d['payload'].get('available')}"
+            )
+        return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1397,8 +1439,11 @@ def forensics(dep: Deployment, world: World, store_order_ids: Sequence[int]) -> 
     """What both sides recorded about these store orders (for a failed check)."""
     with psycopg.connect(dep.database_url) as conn:
         for store_id in store_order_ids:
+            try:
+                store = dep.control.order(SHOP, store_id)
+            except SandboxControlError:
+                continue  # a number that named something else
             print(f"  store order {store_id}:")
-            store = dep.control.order(SHOP, store_id)
             for li in store["line_items"]:
                 print(
                     f"    store line {li['id']} {li['sku']}: quantity {li['quantity']}, "
@@ -1657,6 +1702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for detail in c.details[:10]:
                     print(f"    {detail}")
             if failed:
+                for line in chaos.oversell_forensics:
+                    print(f"  {line}")
                 forensics(dep, world, failing_orders(dep, world, checks)[:4])
             print("all checks passed" if not failed else f"{len(failed)} check(s) failed")
             return 1 if failed else 0
