@@ -821,7 +821,8 @@ class Sampler:
                     chaos.oversell_forensics += self.forensics(sku, store.get(sku, {}), when)
 
     def forensics(self, sku: str, level: Mapping[str, Any], when: str) -> list[str]:
-        """What both sides say about a SKU the store oversold, taken at once."""
+        """What both sides say about a SKU the store oversold, taken at once (the store's
+        inventory webhooks are not subscribed to, so its side is the call log)."""
         lines = [
             f"{when}, {sku}: store on hand {level.get('on_hand')}, committed "
             f"{level.get('committed')}, available {level.get('available')}"
@@ -844,16 +845,11 @@ class Sampler:
                 f"  push {row[0]} x{row[1]} by {row[2]} created {row[3]:%H:%M:%S.%f} done "
                 f"{row[4] and f'{row[4]:%H:%M:%S.%f}'}: {str(row[5])[:120]}"
             )
-        item = level.get("inventory_item_id")
-        updates = [
-            d
-            for d in self.dep.control.deliveries(SHOP, "inventory_levels/update")
-            if d["payload"].get("inventory_item_id") == item and not d["duplicate"]
-        ]
-        for d in updates[-12:]:
+        for call in self.dep.control.calls(SHOP, operation_name="InventorySetQuantities")[-8:]:
             lines.append(
-                f"  store level update {d['payload'].get('updated_at')}: available "
-                f"{d['payload'].get('available')}"
+                f"  store call {call['at']}: InventorySetQuantities {call['status']} "
+                f"fault {call['fault']}, key {','.join(call['idempotency_keys'])[:24]}, "
+                f"user errors {call['user_error_codes']}"
             )
         return lines
 
