@@ -698,14 +698,20 @@ def is_due(integration: Integration, now: datetime) -> bool:
 
 
 def _busy(sc: StoreContext, command: OutboxCommand) -> bool:
-    """Is an earlier inventory command of this store running? It takes these changes too
-    (or queues a follow-up), so two workers never push one store at once."""
+    """Is another inventory command of this store running (an earlier one, or a later one
+    that started while this one waited for a retry)? It takes these changes too (or queues a
+    follow-up), so two workers never push one store at once: two pushes at once could each
+    pass the store's compare-and-set with a value that went away and came back. One whose
+    lease ran out (its worker died) does not count."""
+    now = sc.ctx.clock.now()
     with sc.ctx.uow() as uow:
         running = uow.outbox.list(
             integration_id=command.integration_id, status="processing", limit=50
         )
     return any(
-        c.id < command.id and c.kind in (PUSH_COMMAND, SYNC_COMMAND) and c.id != command.id
+        c.id != command.id
+        and c.kind in (PUSH_COMMAND, SYNC_COMMAND)
+        and (c.id < command.id or (c.locked_until is not None and c.locked_until > now))
         for c in running
     )
 
