@@ -703,6 +703,13 @@ class UnitOfWork(Protocol):
 
     def rollback(self) -> None: ...
 
+    def snapshot(self) -> None:
+        """Let the transaction about to begin read one state of the data, however many reads
+        it makes: reads that must agree (stock levels and the orders that reserve them)
+        cannot see a change committed between them. Call it before the transaction's first
+        statement; it is for transactions that only read."""
+        ...
+
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 

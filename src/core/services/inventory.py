@@ -300,6 +300,9 @@ class Plan:
 
 
 def _plan(uow: UnitOfWork, integration: Integration, products: set[str] | None) -> Plan:
+    """Read what a push works from. ``uow`` should be a snapshot (``UnitOfWork.snapshot``):
+    an order reserved between reading the levels and reading the orders would otherwise be
+    added back without having been taken off, and the store told that much too much."""
     mappings = [
         m
         for m in uow.mappings.for_integration(integration.id)
@@ -334,6 +337,7 @@ def _state(plan: Plan, key: Key) -> InventoryPushState:
 def push_changes(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
     """Push what changed since the last push (the dirty marks): 0 store calls if nothing did."""
     with sc.ctx.uow() as uow:
+        uow.snapshot()  # the plan's reads must agree with each other (see ``_plan``)
         integration = uow.integrations.peek(integration_id)
         if integration is None or not integration.is_connected:
             return PushReport(errors=["the integration is not connected"])
@@ -398,6 +402,7 @@ class _Push:
             # re-read the stale ones and recompute them from fresh warehouse numbers
             self.read(sorted(retry))
             with self.sc.ctx.uow() as uow:
+                uow.snapshot()
                 products = {self.plan.slots[k].mapping.product_id for k in retry}
                 fresh = _plan(uow, self.plan.integration, products).targets
             wanted = {}
@@ -582,6 +587,7 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
         )
         uow.sync_runs.add(run)
         uow.commit()
+        uow.snapshot()
         marks = uow.inventory.dirty(integration_id)  # what this sync takes care of
         plan = _plan(uow, integration, None)
         expected = max(uow.catalog.count(integration_id), len(plan.slots))
@@ -600,6 +606,7 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
             snapshot = store.inventory_snapshot(session, locations, expected_items=expected)
             _apply_snapshot(sc, plan, synced, snapshot)
         with ctx.uow() as uow:
+            uow.snapshot()
             fresh = _plan(uow, integration, None)
         pushed = _push(sc, fresh, key_seed=key_seed)
         report.calls += pushed.calls
