@@ -53,6 +53,7 @@ from core.store import (
     ShopInfo,
     StoreEvent,
     StoreFulfillmentOrder,
+    StoreFulfillments,
     StoreInventoryLevel,
     StoreLocation,
     StoreOrder,
@@ -277,6 +278,11 @@ class StorePlatform(Protocol):
     def fulfillment_orders(
         self, session: StoreSession, order_id: str
     ) -> list[StoreFulfillmentOrder]: ...
+
+    def order_fulfillments(self, session: StoreSession, order_id: str) -> StoreFulfillments:
+        """The fulfillments the store recorded for the order, with their tracking numbers
+        (how a retried fulfilment recognises its own after an unknown outcome)."""
+        ...
 
     # writing to the store
     def create_fulfillment(
@@ -800,6 +806,13 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def snapshot(self) -> None:
+        """Let the transaction about to begin read one state of the data, however many reads
+        it makes: reads that must agree (stock levels and the orders that reserve them)
+        cannot see a change committed between them. Call it before the transaction's first
+        statement; it is for transactions that only read."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -38,8 +38,10 @@ __all__ = [
     "ShopInfo",
     "ShopRedact",
     "StoreEvent",
+    "StoreFulfillment",
     "StoreFulfillmentOrder",
     "StoreFulfillmentOrderLine",
+    "StoreFulfillments",
     "StoreInventoryLevel",
     "StoreLocation",
     "StoreOrder",
@@ -189,6 +191,27 @@ class StoreFulfillmentOrder:
     location_id: str | None
     status: str
     lines: tuple[StoreFulfillmentOrderLine, ...]
+
+
+@frozen
+class StoreFulfillment:
+    """A fulfillment the store recorded for an order: where, with which tracking numbers,
+    and how many units of which order lines."""
+
+    id: str
+    status: str  # Shopify: SUCCESS, CANCELLED, ERROR, FAILURE, OPEN, PENDING
+    location_id: str | None
+    tracking_numbers: tuple[str, ...]
+    lines: tuple[tuple[str, int], ...]  # (order line item id, quantity)
+
+
+@frozen
+class StoreFulfillments:
+    """An order's fulfillments; ``complete`` is false when the store had more than one read
+    returns (then what is missing cannot be told from what is absent)."""
+
+    fulfillments: tuple[StoreFulfillment, ...]
+    complete: bool = True
 
 
 @frozen

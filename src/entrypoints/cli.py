@@ -26,6 +26,7 @@ from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.settings import ConfigError, Settings, read_log_format
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_LEASE_SECONDS = 300.0
 
 
 def fail(message: str) -> NoReturn:
@@ -113,12 +114,14 @@ def run_worker(
     *,
     idle_seconds: float = 1.0,
     worker_id: str | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> WorkReport:
     """The worker loop until ``stop`` is set. Never dies on a handler's failure."""
     worker = Worker(
         services.ctx,
         services.handlers,
         worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
+        lease_seconds=lease_seconds,
     )
     total = WorkReport()
     log = logging.getLogger("storelink.worker")
@@ -153,12 +156,23 @@ def run_worker(
     type=click.FloatRange(0.05, 60),
     help="Seconds to wait when nothing is due.",
 )
-def worker(once: bool, idle: float) -> None:
+@click.option(
+    "--lease",
+    default=DEFAULT_LEASE_SECONDS,
+    show_default=True,
+    type=click.FloatRange(5, 86400),
+    help="Seconds a claimed batch stays this worker's; if the worker dies, other workers take "
+    "its items after this long.",
+)
+def worker(once: bool, idle: float, lease: float) -> None:
     """Claim due webhook events and store commands and work them (run several for more)."""
     with services_from_env() as services:
         if once:
             report = Worker(
-                services.ctx, services.handlers, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+                services.ctx,
+                services.handlers,
+                worker_id=f"{socket.gethostname()}:{os.getpid()}",
+                lease_seconds=lease,
             ).drain()
             click.echo(
                 f"processed {report.processed}, skipped {report.skipped}, "
@@ -169,7 +183,7 @@ def worker(once: bool, idle: float) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         click.echo("worker running; Ctrl-C stops it")
-        run_worker(services, stop, idle_seconds=idle)
+        run_worker(services, stop, idle_seconds=idle, lease_seconds=lease)
 
 
 @main.command()

@@ -30,6 +30,18 @@ def test_committed_work_is_seen_by_the_next_unit_of_work(uow_factory, make):
         assert uow.clients.get(client.id) == client
 
 
+def test_a_snapshot_taken_first_reads_as_usual_and_again_after_a_commit(uow_factory, make):
+    client = make.client()
+    with uow_factory() as uow:
+        uow.clients.add(client)
+        uow.commit()
+        uow.snapshot()  # a new transaction begins after a commit
+        assert uow.clients.get(client.id) == client
+    with uow_factory() as uow:
+        uow.snapshot()
+        assert uow.clients.get(client.id) == client
+
+
 def test_leaving_without_commit_discards_the_work(uow_factory, make):
     client = make.client()
     with uow_factory() as uow:

@@ -259,6 +259,33 @@ def test_two_first_receipts_of_a_product_at_a_warehouse_both_count(pg_uow_factor
         assert uow.stock.get_level(product, warehouse).on_hand == 8
 
 
+def test_a_snapshot_reads_one_state_whatever_commits_meanwhile(pg_uow_factory, world):
+    """Without it, each read sees what was committed before it (READ COMMITTED): a plan
+    reading the levels and then the orders can see a reservation in one and not the other."""
+    product, warehouse = world["product"].id, world["warehouse"].id
+    with pg_uow_factory() as uow:
+        uow.stock.save_level(StockLevel(product, warehouse, on_hand=5))
+        uow.commit()
+
+    def add_three():
+        with pg_uow_factory() as other:
+            level = other.stock.get_level(product, warehouse)
+            other.stock.save_level(attrs.evolve(level, on_hand=level.on_hand + 3))
+            other.commit()
+
+    with pg_uow_factory() as uow:
+        uow.snapshot()
+        assert uow.stock.levels(product_id=product)[0].on_hand == 5
+        add_three()
+        assert uow.stock.levels(product_id=product)[0].on_hand == 5  # the same state
+    with pg_uow_factory() as uow:
+        assert uow.stock.levels(product_id=product)[0].on_hand == 8
+        add_three()
+        assert uow.stock.levels(product_id=product)[0].on_hand == 11  # no snapshot: the news
+        with pytest.raises(RuntimeError, match="before the transaction's first statement"):
+            uow.snapshot()
+
+
 # --- the schema's own rules --------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -155,6 +156,26 @@ def test_bad_usage_exits_2(env: dict[str, str]) -> None:
     assert CliRunner().invoke(main, ["user", "create", "x@acme.test"], env=env).exit_code == 2
     assert CliRunner().invoke(main, ["nonsense"], env=env).exit_code == 2
     assert CliRunner().invoke(main, ["serve", "--port", "99999"], env=env).exit_code == 2
+
+
+def test_the_worker_claims_with_the_lease_it_is_given(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entrypoints import cli
+
+    leases: list[float] = []
+
+    class Spy(cli.Worker):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            leases.append(kwargs["lease_seconds"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "Worker", Spy)
+    runner = CliRunner()
+    assert runner.invoke(main, ["worker", "--once"], env=env).exit_code == 0
+    assert runner.invoke(main, ["worker", "--once", "--lease", "30"], env=env).exit_code == 0
+    assert leases == [300.0, 30.0]
+    assert runner.invoke(main, ["worker", "--once", "--lease", "1"], env=env).exit_code == 2
 
 
 # --- storelink sync: the inventory job ---------------------------------------------------------

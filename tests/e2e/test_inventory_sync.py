@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.postgres._orders import PostgresOrderRepository
 from core.model import Integration
 from core.services import SYSTEM, fulfillment, integrations, inventory, mapping, order_import
 from core.services import stock as stock_services
@@ -218,3 +219,33 @@ def test_stock_that_moves_while_a_full_sync_runs_is_pushed_after_it(
     monkeypatch.undo()
     stack.settle()
     assert _level(stack, "TEE")["available"] == 4
+
+
+def test_a_push_planned_while_an_order_is_reserved_reads_one_state_of_the_warehouse(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the chaos run (the store selling 2 more than the warehouse could ship, for a
+    moment): the push read the stock levels, an import reserved a store order, then the push
+    read the open orders; it added the new reservation back without having taken it off, and
+    told the store 2 too many."""
+    integration = _connected(stack, {"TENT-1": 0}, {"TENT-1": 10})
+    stack.control.set_faults(webhook_drop_rate=1.0)
+    stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])  # not imported yet
+    stack.control.clear_faults()
+    _receive(stack, "TENT-1", 1)  # something to push: on hand 11
+    real = PostgresOrderRepository.open_units
+
+    def imported_meanwhile(self, integration_id):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(PostgresOrderRepository, "open_units", real)
+        order_import.reconcile(stack.services.store, integration.id)  # reserves the 2 units
+        return real(self, integration_id)
+
+    monkeypatch.setattr(PostgresOrderRepository, "open_units", imported_meanwhile)
+    inventory.push_changes(stack.services.store, integration.id, key_seed="meanwhile")
+    with stack.services.ctx.uow() as uow:
+        tent = uow.products.get_by_sku(stack.client.id, "TENT-1")
+    assert tent is not None
+    assert stack.level(tent.id) == (11, 2)
+    level = _level(stack, "TENT-1")
+    # on hand 11, 2 of them for this store's order: the store may hold 11 and sell 9
+    assert (level["on_hand"], level["committed"], level["available"]) == (11, 2, 9)

@@ -10,14 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.crypto import AesGcmCipher, generate_key_spec
 from adapters.memory import MemoryDatabase, MemoryUnitOfWork
 from adapters.system import ManualClock, UuidIdGenerator
 from core.errors import StorelinkError
-from core.model import Integration, IntegrationSettings, LocationMapping, ProductMapping
-from core.services import SYSTEM, Context, fulfillment, orders, tenancy
+from core.model import (
+    Integration,
+    IntegrationSettings,
+    LocationMapping,
+    OutboxCommand,
+    ProductMapping,
+)
+from core.services import SYSTEM, Context, fulfillment, inventory, orders, tenancy
 from core.services import stock as stock_services
 from core.services._stock_queue import PUSH_COMMAND
+from core.services.integrations import StoreContext
 from core.services.orders import NewItem
+from core.services.worker import Skip
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -214,3 +223,42 @@ def test_every_kind_of_movement_marks_exactly_the_products_it_moved(
             new = uow.stock.movements(limit=100_000)[before:]
         moved |= {m.product_id for m in new}
         assert shop.dirty(store) == moved
+
+
+def test_an_earlier_push_claimed_again_waits_for_a_later_one_that_is_running() -> None:
+    """Two pushes of one store must never run at once (two could each pass the store's
+    compare-and-set with a value that went away and came back). A push only deferred to
+    earlier ones, so an earlier push taken again for a retry ran beside a later one."""
+    shop = Shop()
+    ctx = shop.ctx
+    sc = StoreContext(ctx, AesGcmCipher.from_spec(generate_key_spec("k1")), {}, "")
+    commands = []
+    for n in range(3):
+        command = OutboxCommand(
+            id=ctx.ids.new_id(),
+            kind=PUSH_COMMAND,
+            idempotency_key=f"push-{n}",
+            created_at=shop.clock.now(),
+            next_attempt_at=shop.clock.now(),
+            integration_id="store-1",
+            payload={"integration_id": "store-1"},
+        )
+        with ctx.uow() as uow:
+            uow.outbox.add(command)
+            uow.commit()
+        commands.append(command)
+    earlier, later, dead = commands
+    with ctx.uow() as uow:  # the later push runs; the dead one's worker died long ago
+        for command, until in ((later, 300), (dead, -1)):
+            claimed = uow.outbox.get(command.id)
+            assert claimed is not None
+            claimed.status = "processing"
+            claimed.locked_by = "w2"
+            claimed.locked_until = shop.clock.now() + timedelta(seconds=until)
+            uow.outbox.update(claimed)
+        uow.commit()
+    push = inventory.handlers(sc)[PUSH_COMMAND]
+    with ctx.uow() as uow:
+        outcome = push(earlier)(uow, earlier)
+        uow.commit()
+    assert outcome == Skip("another inventory push of this store is running")

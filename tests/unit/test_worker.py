@@ -4,6 +4,7 @@ with an alert, a dead worker's lease expires, and staff can replay."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -283,6 +284,38 @@ def test_a_worker_that_lost_its_lease_does_not_overwrite_the_new_owner(
     assert slow._work(claimed[0]) == "lost"
     event = _get(ctx, event_id)
     assert (event.status, event.locked_by) == ("processing", "fast")
+
+
+def test_items_late_in_a_slow_batch_are_not_worked_twice(ctx: Context, clock: ManualClock) -> None:
+    """Found by the chaos run (a store budget that kept every call waiting): a worker claimed
+    a batch and worked it slowly; once the claim's lease had run out another worker took the
+    batch's remaining items, the one being worked included, and both worked them (a
+    fulfilment sent twice: the store refused the second, a dead command and an alert). The
+    lease now starts afresh when an item's turn comes; an item taken before its turn is
+    left to the other worker."""
+    first, second, third = _event(ctx, "d1"), _event(ctx, "d2"), _event(ctx, "d3")
+    calls: list[tuple[str, str]] = []
+    workers: dict[str, Worker] = {}
+
+    def handler(name: str) -> Any:
+        def prepare(event: InboxEvent) -> Any:  # the phase that calls the store
+            calls.append((name, event.id))
+            if name == "slow":
+                clock.advance(6 if event.id == first else 5)
+                if event.id == second:  # 11 s after the claim: its 10 s lease ran out
+                    workers["other"].run_once()
+            return lambda _uow, _event: None
+
+        return prepare
+
+    for name in ("slow", "other"):
+        workers[name] = Worker(
+            ctx, Handlers(inbox={"test/topic": handler(name)}), worker_id=name, lease_seconds=10
+        )
+    report = workers["slow"].run_once()
+    assert calls == [("slow", first), ("slow", second), ("other", third)]
+    assert (report.processed, report.lost) == (2, 1)
+    assert {_get(ctx, e).status for e in (first, second, third)} == {"processed"}
 
 
 def test_staff_can_replay_a_dead_event(ctx: Context) -> None:

@@ -57,6 +57,11 @@ class MemoryUnitOfWork:
             raise RuntimeError("commit outside a unit of work")
         self._tx.commit()
 
+    def snapshot(self) -> None:
+        """Nothing to do: the database lock is held, so every read sees one state."""
+        if self._tx is None:
+            raise RuntimeError("snapshot outside a unit of work")
+
     def rollback(self) -> None:
         if self._tx is not None:
             self._tx.rollback()

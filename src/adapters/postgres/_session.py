@@ -54,6 +54,16 @@ class Session:
                 tx = stack.enter_context(self._conn.transaction())
             self._tx = (stack, tx)
 
+    def snapshot(self) -> None:
+        """Begin a REPEATABLE READ transaction: every read of it sees the data as of its
+        first statement (PostgreSQL's default, READ COMMITTED, takes a new view per
+        statement)."""
+        if self._tx is not None:
+            raise RuntimeError("snapshot() must come before the transaction's first statement")
+        self._begin()
+        with translated():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
     def rows(self, query: Query, params: Params | None = None) -> list[Row]:
         self._begin()
         with translated(), self._conn.cursor(row_factory=dict_row) as cur:

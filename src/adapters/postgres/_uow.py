@@ -137,6 +137,9 @@ class PostgresUnitOfWork:
     def commit(self) -> None:
         self._active().commit()
 
+    def snapshot(self) -> None:
+        self._active().snapshot()
+
     def rollback(self) -> None:
         if self._session is not None:
             self._session.rollback()

@@ -15,6 +15,7 @@ from typing import Final
 
 __all__ = [
     "DOCUMENTS",
+    "FULFILLMENT_LINES_PAGE_SIZE",
     "FULFILLMENT_ORDERS_PAGE_SIZE",
     "INVENTORY_ITEMS_PAGE_SIZE",
     "INVENTORY_LEVELS_BY_ID_SIZE",
@@ -24,6 +25,7 @@ __all__ = [
     "LOCATION_LEVELS_PAGE_SIZE",
     "MAX_CATALOG_PAGE_SIZE",
     "ORDERS_PAGE_SIZE",
+    "ORDER_FULFILLMENTS_SIZE",
     "SHIPPING_LINES_PAGE_SIZE",
     "WEBHOOKS_PAGE_SIZE",
 ]
@@ -38,6 +40,8 @@ FULFILLMENT_ORDERS_PAGE_SIZE: Final = 3  # most orders have one; more are paged
 FULFILLMENT_ORDER_LINES_PAGE_SIZE: Final = 20  # keeps the requested cost near 200 points
 FULFILLMENT_ORDER_LINES_MORE_PAGE_SIZE: Final = 250
 LOCATIONS_PAGE_SIZE: Final = 100
+ORDER_FULFILLMENTS_SIZE: Final = 10  # an order's fulfillments, read when a retry must tell
+FULFILLMENT_LINES_PAGE_SIZE: Final = 20  # its own from the others': about 480 points
 WEBHOOKS_PAGE_SIZE: Final = 100
 INVENTORY_ITEMS_PAGE_SIZE: Final = 250  # 2 + 250 x 1 = 252 points
 # a level with its three quantities costs 4 points (the list of quantities costs one per name)
@@ -220,6 +224,23 @@ query FulfillmentOrderLineItems($id: ID!, $after: String) {{
 }}
 {_FULFILLMENT_ORDER_LINE_FIELDS}"""
 
+ORDER_FULFILLMENTS: Final = f"""
+query OrderFulfillments($id: ID!) {{
+  order(id: $id) {{
+    id
+    fulfillments(first: {ORDER_FULFILLMENTS_SIZE}) {{
+      id
+      status
+      location {{ id }}
+      trackingInfo(first: 3) {{ number }}
+      fulfillmentLineItems(first: {FULFILLMENT_LINES_PAGE_SIZE}) {{
+        nodes {{ quantity lineItem {{ id }} }}
+        pageInfo {{ hasNextPage }}
+      }}
+    }}
+  }}
+}}"""
+
 FULFILLMENT_CREATE: Final = """
 mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
   fulfillmentCreate(fulfillment: $fulfillment) {
@@ -376,6 +397,7 @@ DOCUMENTS: Final[dict[str, str]] = {
     "OrderLineItems": ORDER_LINE_ITEMS,
     "OrderShippingLines": ORDER_SHIPPING_LINES,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "OrderFulfillments": ORDER_FULFILLMENTS,
     "FulfillmentOrderLineItems": FULFILLMENT_ORDER_LINE_ITEMS,
     "FulfillmentCreate": FULFILLMENT_CREATE,
     "InventorySetQuantities": INVENTORY_SET_QUANTITIES,

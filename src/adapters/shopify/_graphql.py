@@ -7,7 +7,10 @@ restoreRate`` seconds). Shopify runs a query only when its requested cost is ava
 then charges what it actually cost, so before a query the client waits until both the shared
 budget and the bucket the shop last reported have room for the requested cost (estimated from
 the document), reserving what the operation cost last time; after the answer it charges the
-shared budget the actual cost. A query is then rarely throttled in the first place.
+shared budget the actual cost. A query is then rarely throttled in the first place. A query
+that has to wait takes a place in a shared line (``_WaitingLine``) and every other query
+leaves room for it, so a costly query (a page of orders) is not starved by a stream of cheap
+ones (a backlog of order reads) that each fit the bucket as soon as it refills a little.
 
 Faults: ``THROTTLED`` (HTTP 200 or 429) is waited out for the points missing at the restore
 rate; 5xx answers, timeouts and connection errors are retried with capped exponential backoff
@@ -420,23 +423,40 @@ class GraphQLClient:
         key = _key(shop)
         check = max(1, min(requested, rate.amount))
         reserve = min(self._actual.get(operation, 0), rate.amount)
+        line = _WaitingLine(self.rate_limiter, shop, self.clock)
         while True:
-            decision = self.rate_limiter.peek(key, rate, check)
+            # leave room for the queries other processes are waiting to send: a costly one
+            # would otherwise wait for ever while cheap ones keep the bucket low
+            wanted = min(rate.amount, check + line.ahead_of_us())
+            decision = self.rate_limiter.peek(key, rate, wanted)
             if decision.allowed:
                 if reserve < 1:
                     return slept, 0
                 decision = self.rate_limiter.acquire(key, rate, reserve)
                 if decision.allowed:
                     return slept, reserve
-            slept += self._wait(decision.retry_after, shop, operation, waited + slept)
+            line.wait_for(check)
+            # never longer than the line's window, so that our place in it stays taken
+            pause = min(decision.retry_after, _WaitingLine.WINDOW_SECONDS)
+            slept += self._wait(
+                pause, shop, operation, waited + slept, retry_after=decision.retry_after
+            )
 
-    def _wait(self, seconds: float, shop: str, operation: str, waited: float) -> float:
+    def _wait(
+        self,
+        seconds: float,
+        shop: str,
+        operation: str,
+        waited: float,
+        *,
+        retry_after: float | None = None,
+    ) -> float:
         seconds = max(seconds, _MIN_SLEEP)
         if waited + seconds > self.config.max_budget_wait_seconds:
             raise PlatformThrottled(
                 f"Shopify {operation} on {shop}: the shop's API budget stays spent "
                 f"(waited {waited:.1f}s)",
-                retry_after=seconds,
+                retry_after=max(seconds, retry_after or 0.0),
                 operation=operation,
             )
         self.sleep(seconds)
@@ -497,6 +517,47 @@ class GraphQLClient:
 
 def _key(shop: str) -> str:
     return f"shopify:cost:{shop}"
+
+
+class _WaitingLine:
+    """The points the queries waiting for a shop's budget need, shared by every process.
+
+    A query that finds too little budget says so (``wait_for``: its requested cost goes into
+    a moving window of ``WINDOW_SECONDS`` under ``shopify:waiting:<shop>``, said again every
+    window while it waits); every query then asks the budget for its own cost plus what the
+    others wait for (``ahead_of_us``). So the bucket refills to what a costly query needs
+    instead of being spent by cheaper ones as soon as they fit, which could starve it for
+    good; once it has gone, its entry lapses within a window.
+    """
+
+    WINDOW_SECONDS: Final = 2
+    _RATE: Final = Rate(amount=1_000_000, per_seconds=WINDOW_SECONDS)
+
+    def __init__(self, limiter: RateLimiter, shop: str, clock: Clock) -> None:
+        self._limiter = limiter
+        self._key = f"shopify:waiting:{shop}"
+        self._clock = clock
+        self._said: tuple[datetime, int] | None = None  # when, and for how many points
+
+    def _ours(self) -> int:
+        if self._said is None:
+            return 0
+        at, points = self._said
+        fresh = (self._clock.now() - at).total_seconds() < self.WINDOW_SECONDS
+        return points if fresh else 0
+
+    def ahead_of_us(self) -> int:
+        """The points other waiting queries need (ours left out)."""
+        decision = self._limiter.peek(self._key, self._RATE, 1)
+        waiting = max(0, self._RATE.amount - decision.remaining)
+        return max(0, waiting - self._ours())
+
+    def wait_for(self, points: int) -> None:
+        """Say that this query waits for ``points`` (again once its last entry lapsed)."""
+        if self._ours():
+            return
+        self._limiter.acquire(self._key, self._RATE, points)
+        self._said = (self._clock.now(), points)
 
 
 def _scrub(text: str, token: str) -> str:

@@ -24,6 +24,7 @@ from adapters.shopify._documents import (
     INVENTORY_LEVELS_BY_ID_SIZE,
     LOCATION_LEVELS_PAGE_SIZE,
     LOCATIONS_PAGE_SIZE,
+    ORDER_FULFILLMENTS_SIZE,
     ORDERS_PAGE_SIZE,
     WEBHOOKS_PAGE_SIZE,
 )
@@ -53,6 +54,7 @@ from adapters.shopify._shapes import (
     LocationsAnswer,
     Order,
     OrderAnswer,
+    OrderFulfillmentsAnswer,
     OrderLinesAnswer,
     OrdersAnswer,
     OrderShippingLinesAnswer,
@@ -90,6 +92,7 @@ from core.store import (
     ShopInfo,
     StoreEvent,
     StoreFulfillmentOrder,
+    StoreFulfillments,
     StoreInventoryLevel,
     StoreLocation,
     StoreOrder,
@@ -905,6 +908,20 @@ class ShopifyPlatform:
             cursor = connection.page_info.next_cursor
             if cursor is None:
                 return found
+
+    def order_fulfillments(self, session: StoreSession, order_id: str) -> StoreFulfillments:
+        """The order's fulfillments with their tracking numbers and lines: the first
+        ``ORDER_FULFILLMENTS_SIZE`` (``complete`` says whether that was all of them)."""
+        answer = self._graphql.query(
+            session, "OrderFulfillments", {"id": to_gid("Order", order_id)}, OrderFulfillmentsAnswer
+        )
+        if answer.order is None:
+            return StoreFulfillments(())
+        found = answer.order.fulfillments
+        complete = len(found) < ORDER_FULFILLMENTS_SIZE and not any(
+            f.fulfillment_line_items.page_info.has_next_page for f in found
+        )
+        return StoreFulfillments(tuple(f.to_core() for f in found), complete=complete)
 
     def _whole_fulfillment_order(
         self, session: StoreSession, fo: FulfillmentOrder, order_id: str

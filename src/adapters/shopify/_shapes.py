@@ -16,6 +16,7 @@ from adapters.shopify._webhooks import shipping_methods
 from core.model.orders import Address
 from core.store import (
     ShopInfo,
+    StoreFulfillment,
     StoreFulfillmentOrder,
     StoreFulfillmentOrderLine,
     StoreInventoryLevel,
@@ -41,6 +42,7 @@ __all__ = [
     "LocationLevelsAnswer",
     "LocationsAnswer",
     "OrderAnswer",
+    "OrderFulfillmentsAnswer",
     "OrderLinesAnswer",
     "OrderShippingLinesAnswer",
     "OrdersAnswer",
@@ -647,6 +649,62 @@ class FulfillmentOrderLines:
 @frozen
 class FulfillmentOrderLinesAnswer:
     fulfillment_order: FulfillmentOrderLines | None = None
+
+
+@graphql_shape
+@frozen
+class FulfillmentLineItem:
+    quantity: int
+    line_item: Ref | None = None
+
+
+@graphql_shape
+@frozen
+class FulfillmentLineItemConnection:
+    nodes: tuple[FulfillmentLineItem, ...]
+    page_info: PageInfo
+
+
+@graphql_shape
+@frozen
+class FulfillmentTracking:
+    number: str | None = None
+
+
+@graphql_shape
+@frozen
+class RecordedFulfillment:
+    id: Id
+    status: str
+    fulfillment_line_items: FulfillmentLineItemConnection
+    tracking_info: tuple[FulfillmentTracking, ...] = ()
+    location: Ref | None = None
+
+    def to_core(self) -> StoreFulfillment:
+        return StoreFulfillment(
+            id=self.id,
+            status=self.status,
+            location_id=self.location.id if self.location else None,
+            tracking_numbers=tuple(t.number for t in self.tracking_info if t.number),
+            lines=tuple(
+                (item.line_item.id, item.quantity)
+                for item in self.fulfillment_line_items.nodes
+                if item.line_item is not None
+            ),
+        )
+
+
+@graphql_shape
+@frozen
+class OrderFulfillments:
+    id: Id
+    fulfillments: tuple[RecordedFulfillment, ...]
+
+
+@graphql_shape
+@frozen
+class OrderFulfillmentsAnswer:
+    order: OrderFulfillments | None = None
 
 
 # --- mutations ---------------------------------------------------------------------------------

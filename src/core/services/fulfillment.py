@@ -8,15 +8,22 @@ from collections.abc import Sequence
 from attrs import frozen
 
 from core.errors import DomainError, InvalidInput, NotFound, PlatformRejected
-from core.model import OutboundOrder, OutboxCommand, Shipment, ShipmentLine, User
+from core.model import OutboundItem, OutboundOrder, OutboxCommand, Shipment, ShipmentLine, User
 from core.model import stock as rules
-from core.ports import UnitOfWork
+from core.ports import StorePlatform, UnitOfWork
 from core.services import inventory
 from core.services._context import Context, raise_alert, require_staff
 from core.services._ledger import move
 from core.services.integrations import StoreContext, session_for
 from core.services.worker import OutboxApply, Skip, done
-from core.store import FulfillmentLines, FulfillmentRequest, StoreFulfillmentOrder, Tracking
+from core.store import (
+    FulfillmentLines,
+    FulfillmentRequest,
+    StoreFulfillmentOrder,
+    StoreFulfillments,
+    StoreSession,
+    Tracking,
+)
 
 FULFILLMENT_COMMAND = "fulfillment.create"
 
@@ -152,7 +159,10 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     that the shipment was not marked meanwhile). Fulfilling is not idempotent in the store,
     so the fulfillment orders are read before anything is created: a location whose units
     the store already shows as fulfilled (an earlier attempt succeeded there but its answer
-    was lost, or failed at another location) is not fulfilled again.
+    was lost, or failed at another location) is not fulfilled again. A location whose lines
+    the store shows more fulfilled than the order's recorded parcels explain is told apart
+    by the tracking number (``_already_there``): two parcels of one line pushed by two
+    workers at once must not both take the first one's units for their own.
     """
     shipment_id = str(command.payload.get("shipment_id", ""))
     with sc.ctx.uow() as uow:
@@ -165,11 +175,8 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
         if order is None or order.external is None:
             return done(Skip("not a store order"))
         integration = uow.integrations.peek(order.external.integration_id)
-        synced_others = [
-            s
-            for s in uow.shipments.for_order(order.id)
-            if s.id != shipment.id and s.sync_state == "synced"
-        ]
+        # the order's other parcels recorded as fulfilled: their units are in the store now
+        recorded = _units(_siblings(uow, shipment, ("synced",)))
     if integration is None or not integration.is_connected:
         return _not_connected(shipment.id)
     store = sc.platform(integration.platform)
@@ -177,13 +184,14 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     fulfillment_orders = {
         fo.id: fo for fo in store.fulfillment_orders(session, order.external.external_order_id)
     }
-    already: dict[str, int] = {}
-    for other in synced_others:
-        for line in other.lines:
-            already[line.item_id] = already.get(line.item_id, 0) + line.quantity
-    # location -> fulfillment order -> (line, quantity), and whether the store shows it done
+    # every other parcel that is or may be in the store, read after the store was: a parcel
+    # whose fulfilment the store showed existed here before it was created there
+    with sc.ctx.uow() as uow:
+        siblings = _siblings(uow, shipment, ("synced", "pending"))
+    known = _units(siblings)
+    # location -> fulfillment order -> (line, quantity); per location (item, units, fulfilled)
     by_location: dict[str, dict[str, list[tuple[str, int]]]] = {}
-    pending_locations: set[str] = set()
+    counts: dict[str, list[tuple[OutboundItem, int, int]]] = {}
     for line in shipment.lines:
         item = order.item(line.item_id)
         if item is None or not item.external_fulfillment_order_id:
@@ -200,15 +208,29 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
                 operation="fulfillment",
             )
         fulfilled_in_store = fo_line.total_quantity - fo_line.remaining_quantity
-        already_there = fulfilled_in_store >= already.get(item.id, 0) + line.quantity
-        if fo.status == "CANCELLED" or (fo.status == "CLOSED" and not already_there):
+        maybe_there = fulfilled_in_store >= recorded.get(item.id, 0) + line.quantity
+        if fo.status == "CANCELLED" or (fo.status == "CLOSED" and not maybe_there):
             return _rejected_by_store(sc, integration.id, order, shipment.id, fo.status)
         location = fo.location_id or ""
-        if not already_there:
-            pending_locations.add(location)
+        counts.setdefault(location, []).append((item, line.quantity, fulfilled_in_store))
         by_location.setdefault(location, {}).setdefault(fo.id, []).append(
             (fo_line.id, line.quantity)
         )
+    seen = _StoreFulfillments(store, session, order.external.external_order_id)
+    pending_locations = {
+        location
+        for location, lines in counts.items()
+        if not _already_there(
+            shipment,
+            location,
+            lines,
+            recorded=recorded,
+            known=known,
+            siblings=siblings,
+            seen=seen,
+            first_attempt=command.attempts <= 1,
+        )
+    }
     ids: list[str] = []
     tracking_url: str | None = None
     for location, by_fo in sorted(by_location.items()):
@@ -252,6 +274,90 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
         return None
 
     return apply
+
+
+def _siblings(uow: UnitOfWork, shipment: Shipment, states: tuple[str, ...]) -> list[Shipment]:
+    return [
+        s
+        for s in uow.shipments.for_order(shipment.order_id)
+        if s.id != shipment.id and s.sync_state in states
+    ]
+
+
+def _units(shipments: Sequence[Shipment]) -> dict[str, int]:
+    units: dict[str, int] = {}
+    for shipment in shipments:
+        for line in shipment.lines:
+            units[line.item_id] = units.get(line.item_id, 0) + line.quantity
+    return units
+
+
+class _StoreFulfillments:
+    """The order's fulfillments in the store, read once and only if needed."""
+
+    def __init__(self, store: StorePlatform, session: StoreSession, order_id: str) -> None:
+        self._store = store
+        self._session = session
+        self._order_id = order_id
+        self._found: StoreFulfillments | None = None
+
+    def get(self) -> StoreFulfillments:
+        if self._found is None:
+            self._found = self._store.order_fulfillments(self._session, self._order_id)
+        return self._found
+
+
+def _already_there(
+    shipment: Shipment,
+    location: str,
+    lines: Sequence[tuple[OutboundItem, int, int]],
+    *,
+    recorded: dict[str, int],
+    known: dict[str, int],
+    siblings: Sequence[Shipment],
+    seen: _StoreFulfillments,
+    first_attempt: bool,
+) -> bool:
+    """Does the store already have this parcel's fulfilment at ``location``?
+
+    ``lines``: (item, units, units the store shows fulfilled on its line). ``recorded``:
+    units of the parcels recorded as fulfilled before the store was read; ``known``: units of
+    every other parcel, read after it. Only when the store shows more fulfilled units than
+    the recorded parcels explain can this one be there; those units may also be another
+    parcel's whose push is under way, or the merchant's. So the store's fulfillments are
+    read and this parcel's is looked for by its tracking number and lines. Not found: it is
+    not there, unless the store shows units beyond every parcel of the order (the merchant
+    fulfilled them; never fulfil twice). When that cannot be told (another parcel has the
+    same tracking number, or the order has more fulfillments than one read returns), a
+    first attempt cannot be there yet, and a retry takes the units for its own, as a
+    fulfilment is never sent twice.
+    """
+    if any(fulfilled < recorded.get(item.id, 0) + units for item, units, fulfilled in lines):
+        return False
+    beyond_every_parcel = all(
+        fulfilled >= known.get(item.id, 0) + units for item, units, fulfilled in lines
+    )
+    number = shipment.tracking_number.strip()
+    found = seen.get() if all(s.tracking_number.strip() != number for s in siblings) else None
+    if found is None or not found.complete:
+        return beyond_every_parcel or not first_attempt
+    wanted: dict[str, int] = {}
+    for item, units, _ in lines:
+        key = item.external_line_id or ""
+        wanted[key] = wanted.get(key, 0) + units
+    for fulfillment in found.fulfillments:
+        if fulfillment.status.upper() in ("CANCELLED", "ERROR", "FAILURE"):
+            continue
+        if fulfillment.location_id not in (None, "", location):
+            continue
+        if number not in (n.strip() for n in fulfillment.tracking_numbers):
+            continue
+        got: dict[str, int] = {}
+        for line_item_id, units in fulfillment.lines:
+            got[line_item_id] = got.get(line_item_id, 0) + units
+        if got == wanted:
+            return True
+    return beyond_every_parcel
 
 
 def _location_of(fulfillment_orders: dict[str, StoreFulfillmentOrder], fo_id: str | None) -> str:

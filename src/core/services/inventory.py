@@ -302,6 +302,9 @@ class Plan:
 
 
 def _plan(uow: UnitOfWork, integration: Integration, products: set[str] | None) -> Plan:
+    """Read what a push works from. ``uow`` should be a snapshot (``UnitOfWork.snapshot``):
+    an order reserved between reading the levels and reading the orders would otherwise be
+    added back without having been taken off, and the store told that much too much."""
     mappings = [
         m
         for m in uow.mappings.for_integration(integration.id)
@@ -336,6 +339,7 @@ def _state(plan: Plan, key: Key) -> InventoryPushState:
 def push_changes(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
     """Push what changed since the last push (the dirty marks): 0 store calls if nothing did."""
     with sc.ctx.uow() as uow:
+        uow.snapshot()  # the plan's reads must agree with each other (see ``_plan``)
         integration = uow.integrations.peek(integration_id)
         if integration is None or not integration.is_connected:
             return PushReport(errors=["the integration is not connected"])
@@ -400,6 +404,7 @@ class _Push:
             # re-read the stale ones and recompute them from fresh warehouse numbers
             self.read(sorted(retry))
             with self.sc.ctx.uow() as uow:
+                uow.snapshot()
                 products = {self.plan.slots[k].mapping.product_id for k in retry}
                 fresh = _plan(uow, self.plan.integration, products).targets
             wanted = {}
@@ -592,6 +597,7 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
         )
         uow.sync_runs.add(run)
         uow.commit()
+        uow.snapshot()
         marks = uow.inventory.dirty(integration_id)  # what this sync takes care of
         plan = _plan(uow, integration, None)
         expected = max(uow.catalog.count(integration_id), len(plan.slots))
@@ -610,6 +616,7 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
             snapshot = store.inventory_snapshot(session, locations, expected_items=expected)
             _apply_snapshot(sc, plan, synced, snapshot)
         with ctx.uow() as uow:
+            uow.snapshot()
             fresh = _plan(uow, integration, None)
         pushed = _push(sc, fresh, key_seed=key_seed)
         report.calls += pushed.calls
@@ -708,8 +715,12 @@ def is_due(integration: Integration, now: datetime) -> bool:
 
 
 def _busy(sc: StoreContext, command: OutboxCommand) -> bool:
-    """Is an earlier inventory command of this store running? It takes these changes too
-    (or queues a follow-up), so two workers never push one store at once."""
+    """Is another inventory command of this store running (an earlier one, or a later one
+    that started while this one waited for a retry)? It takes these changes too (or queues a
+    follow-up), so two workers never push one store at once: two pushes at once could each
+    pass the store's compare-and-set with a value that went away and came back. One whose
+    lease ran out (its worker died) does not count."""
+    now = sc.ctx.clock.now()
     with sc.ctx.uow() as uow:
         running = every(
             lambda limit, offset: uow.outbox.list(
@@ -719,10 +730,12 @@ def _busy(sc: StoreContext, command: OutboxCommand) -> bool:
                 offset=offset,
             )
         )
-        return any(
-            c.id < command.id and c.kind in (PUSH_COMMAND, SYNC_COMMAND) and c.id != command.id
-            for c in running
-        )
+    return any(
+        c.id != command.id
+        and c.kind in (PUSH_COMMAND, SYNC_COMMAND)
+        and (c.id < command.id or (c.locked_until is not None and c.locked_until > now))
+        for c in running
+    )
 
 
 def handlers(sc: StoreContext) -> dict[str, OutboxHandler]:

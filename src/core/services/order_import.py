@@ -52,6 +52,7 @@ Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unch
 
 AUTO_IMPORT_OFF = "automatic order import is off for this store"
 OPEN_FULFILLMENT_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
+SETTLED: frozenset[str] = frozenset({"shipped", "cancelled"})  # the store changes nothing more
 RECONCILE_OVERLAP = timedelta(minutes=10)
 RECONCILE_FIRST_WINDOW = timedelta(days=7)
 DATABASE_UNAVAILABLE = "database_unavailable"  # the code database adapters give their outages
@@ -300,6 +301,7 @@ def _apply_existing(
     existing: OutboundOrder,
     order: StoreOrder,
     lines: list[WantedLine],
+    fulfilled: dict[str, int],
 ) -> ImportResult:
     ctx = sc.ctx
     existing.external_updated_at = order.updated_at
@@ -325,12 +327,15 @@ def _apply_existing(
         uow.orders.update(existing)
         return ImportResult("cancelled", "cancelled in the store", existing.id)
     if existing.status not in EDITABLE_STATUSES:
-        unsynced: dict[str, int] = {}
-        for shipment in uow.shipments.for_order(existing.id):
-            if shipment.sync_state in ("pending", "failed"):
-                for line in shipment.lines:
-                    unsynced[line.item_id] = unsynced.get(line.item_id, 0) + line.quantity
-        if _differs(existing, order, lines, unsynced):
+        # units shipped here that this state of the store does not show fulfilled yet (a
+        # push under way, an answer lost, or a state read before the fulfilment): the store
+        # still wants them as far as this state goes
+        not_shown = {
+            item.id: max(0, item.shipped_quantity - fulfilled.get(line_id or "", 0))
+            for item in existing.items
+            for line_id in (item.external_fulfillment_order_line_id,)
+        }
+        if _differs(existing, order, lines, not_shown):
             _alert_once(
                 uow,
                 sc,
@@ -395,7 +400,8 @@ def _differs(
     unsynced: dict[str, int] | None = None,
 ) -> bool:
     """Does the store want something else than the warehouse will ship? Units shipped here
-    but not yet reported to the store still count as wanted by the store."""
+    that this state of the store does not show fulfilled (``unsynced``, per item) still
+    count as wanted by the store."""
     if existing.ship_to != order.shipping_address:
         return True
     pending = unsynced or {}
@@ -411,10 +417,12 @@ def _looks_applied(existing: OutboundOrder, current: StoreOrder) -> bool:
     """Is ``current`` (a reconciled read) visibly what was already applied? Saves reading
     the fulfillment orders of every unchanged order a reconciliation window holds. Only an
     older-or-equal timestamp with the same address, state and per-line quantities counts."""
+    if existing.status in SETTLED and current.cancelled_at is None:
+        return True  # nothing but a cancellation changes a shipped or cancelled order
     applied = existing.external_updated_at
     if applied is None or current.updated_at > applied:
         return False
-    if existing.status in ("cancelled", "shipped"):
+    if existing.status in SETTLED:
         return True
     if current.cancelled_at is not None or existing.ship_to != current.shipping_address:
         return False
@@ -493,7 +501,14 @@ def apply_order(
     if existing is None:
         result = _apply_new(uow, sc, integration, order, lines, manual=manual)
     else:
-        result = _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+        fulfilled = {  # units the store shows fulfilled, per fulfillment-order line
+            line.id: line.total_quantity - line.remaining_quantity
+            for fo in fulfillment_orders
+            for line in fo.lines
+        }
+        result = _apply_existing(
+            uow, sc, integration, existing=existing, order=order, lines=lines, fulfilled=fulfilled
+        )
     if result.changed:
         # from the store's change (its creation, for a new order) to the warehouse's
         changed_at = order.created_at if result.outcome == "imported" else None
@@ -518,6 +533,7 @@ def read_order(
     order_id: str,
     *,
     seen_at: datetime | None = None,
+    seen_cancelled: bool = False,
     current: StoreOrder | None = None,
     session: StoreSession | None = None,
 ) -> StoreState | ImportResult:
@@ -528,7 +544,9 @@ def read_order(
     applied at or after it needs no store call; a store answer older than it means the store
     has not caught up yet, so the event is retried shortly. ``apply_order`` re-checks the
     timestamps under the order's row lock, so a state read here that another worker overtook
-    in the meantime changes nothing.
+    in the meantime changes nothing. A warehouse order that is shipped or cancelled takes no
+    store change but a cancellation (``seen_cancelled``: the webhook's order is cancelled),
+    so any other webhook about it needs no store call either.
     """
     if seen_at is not None or current is not None:
         with sc.ctx.uow() as uow:
@@ -537,6 +555,10 @@ def read_order(
             applied = existing.external_updated_at
             if seen_at is not None and applied is not None and seen_at < applied:
                 return ImportResult("unchanged", "a newer version is already applied", existing.id)
+            if seen_at is not None and not seen_cancelled and existing.status in SETTLED:
+                return ImportResult(
+                    "unchanged", f"the warehouse order is {existing.status}", existing.id
+                )
             if current is not None and _looks_applied(existing, current):
                 return ImportResult("unchanged", "already up to date", existing.id)
     store = sc.platform(integration.platform)

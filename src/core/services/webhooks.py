@@ -141,7 +141,13 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
         if event.source == "reconcile":
             state = read_order(sc, integration, order.id, current=order)
         else:
-            state = read_order(sc, integration, order.id, seen_at=order.updated_at)
+            state = read_order(
+                sc,
+                integration,
+                order.id,
+                seen_at=order.updated_at,
+                seen_cancelled=order.cancelled_at is not None,
+            )
     elif isinstance(parsed, OrderChanged):  # not a whole order: the store has the rest
         state = read_order(sc, integration, parsed.order_id, seen_at=parsed.updated_at)
     elif isinstance(parsed, OrderEdited):

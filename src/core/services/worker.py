@@ -13,8 +13,10 @@ A failure is retried with exponential backoff and jitter; after the last attempt
 a store error that is not ``retryable`` (a refusal, revoked credentials) are dead at once:
 retrying cannot help; revoked credentials also put the integration in ``error``. An event of
 a topic no handler acts on is ``skipped``, with no alert. A worker that dies mid-item loses
-its lease; another worker claims the item again after the lease expires. An item whose lease
-this worker lost is left to its new owner.
+its lease; another worker claims the item again after the lease expires. The lease starts
+afresh when an item's turn in its batch comes, so items late in a slow batch are not taken
+by another worker while this one will still work them. An item whose lease this worker lost
+is left to its new owner.
 
 Every item is worked inside a log context naming it (``event_id`` or ``command_id``), so each
 line logged meanwhile, here or in an adapter, says which item it was about; its outcome and
@@ -272,8 +274,23 @@ class Worker:
             )
         return outcome
 
+    def _renew(self, item: QueueItem) -> bool:
+        """Start the item's lease afresh as its turn in the batch comes (a batch is claimed
+        at once and worked one item at a time, so the claim's lease may have run out for the
+        last ones); false if another worker has taken it meanwhile."""
+        with self.ctx.uow() as uow:
+            current = self._load(uow, item)
+            if current is None:
+                return False
+            current.locked_until = self.ctx.clock.now() + timedelta(seconds=self.lease_seconds)
+            self._save(uow, current)
+            uow.commit()
+        return True
+
     def _work(self, item: QueueItem) -> Outcome:
         try:
+            if not self._renew(item):
+                return "lost"  # its lease ran out before its turn and another worker has it
             apply = self._prepare(item)
             with self.ctx.uow() as uow:
                 current = self._load(uow, item)

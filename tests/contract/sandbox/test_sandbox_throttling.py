@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.shopify.sandbox import SandboxClock, SandboxServer, SandboxState
+from adapters.shopify.sandbox.client import SandboxControlError
 
 from .conftest import ALL_SCOPES, SHOP, GraphQL, make_config, stock_product
 
@@ -140,6 +141,25 @@ def test_the_error_after_apply_fault_loses_the_answer_but_keeps_the_change(
     response = gql.post(SUBSCRIBE)
     assert response.status_code == 503
     assert len(sandbox.control.webhooks(SHOP)) == 1
+
+
+def test_the_either_error_mode_applies_some_failed_requests_and_not_others(
+    sandbox: SandboxServer, gql: GraphQL
+) -> None:
+    sandbox.control.set_faults(error_rate=1.0, error_mode="either", random_seed=3)
+    assert sandbox.control.faults()["error_mode"] == "either"
+    statuses = [gql.post(SUBSCRIBE.replace("/h", f"/h{n}")).status_code for n in range(20)]
+    assert statuses == [503] * 20
+    faults = [call["fault"] for call in sandbox.control.calls(SHOP)]
+    applied = faults.count("error_after_apply")
+    assert 0 < applied < 20
+    assert faults.count("error") == 20 - applied
+    assert len(sandbox.control.webhooks(SHOP)) == applied  # only those ran
+
+
+def test_an_unknown_error_mode_is_refused(sandbox: SandboxServer) -> None:
+    with pytest.raises(SandboxControlError, match="error_mode must be before, after or either"):
+        sandbox.control.set_faults(error_mode="sometimes")
 
 
 def test_a_partial_error_rate_is_reproducible_with_a_seed(

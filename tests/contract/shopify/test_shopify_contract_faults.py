@@ -6,12 +6,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from adapters.ratelimit import LimitsRateLimiter
-from adapters.shopify import ShopifyPlatform
+from adapters.shopify import DEFAULT_SCOPES, ShopifyPlatform
 from adapters.shopify.sandbox import SandboxServer
 from core.errors import (
     PlatformAuthError,
@@ -233,3 +234,46 @@ def test_the_access_token_never_reaches_the_logs_even_at_debug_level(
     assert caplog.records  # httpx, httpcore and the adapter did log
     for text in (caplog.text, str(caught.value), str(refused.value), repr(refused.value)):
         assert session.access_token not in text
+
+
+def test_a_costly_query_is_not_starved_by_cheap_ones_from_other_processes(
+    make_platform: Callable[..., ShopifyPlatform], control: Any
+) -> None:
+    """Found by the chaos run: with workers reading orders (198 points requested each) as
+    fast as the budget allows, the reconciliation's order page (872 requested) waited for a
+    bucket that never refilled that far, and failed after ``max_budget_wait_seconds``. A
+    query that has to wait now tells the others (through the shared limiter), which leave
+    room for it until it has gone."""
+    control.reset()
+    control.create_shop(SHOP, bucket_size=1000, restore_rate=250.0)
+    session = StoreSession(SHOP, control.issue_token(SHOP, DEFAULT_SCOPES)["access_token"])
+    product = control.create_product(SHOP, "Tee", [{"sku": "TEE", "price": "5.00"}])
+    location = control.shop(SHOP)["primary_location_id"]
+    control.set_inventory(SHOP, location_id=location, sku="TEE", on_hand=1000)
+    order_id = str(control.place_order(SHOP, [{"sku": "TEE", "quantity": 1}])["id"])
+    assert product["variants"]
+    shared = LimitsRateLimiter("memory://", prefix=f"starve{uuid.uuid4().hex[:8]}")
+    workers = [make_platform(shared) for _ in range(3)]  # other processes, one Redis
+    reconciler = make_platform(shared, max_budget_wait_seconds=12.0)
+    for platform in (*workers, reconciler):
+        platform.fulfillment_orders(session, order_id)  # each learns the shop's bucket
+    stop = threading.Event()
+    calls = [0] * len(workers)
+
+    def busy(n: int) -> None:
+        while not stop.is_set():
+            workers[n].fulfillment_orders(session, order_id)
+            calls[n] += 1
+
+    threads = [threading.Thread(target=busy, args=(n,)) for n in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    try:
+        stop.wait(1.0)  # the workers spend the budget as fast as it restores
+        page = reconciler.orders_updated_since(session, datetime.now(UTC) - timedelta(hours=1))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert [o.id for o in page.orders] == [order_id]
+    assert all(calls)  # the workers went on too

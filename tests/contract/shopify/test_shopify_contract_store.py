@@ -246,6 +246,35 @@ def test_a_fulfillment_of_chosen_lines_records_tracking_and_leaves_the_rest_open
     assert remaining == {first.id: 1, fo.lines[1].id: 2}
 
 
+def test_an_orders_fulfillments_are_read_with_their_tracking_numbers_and_lines(
+    platform: ShopifyPlatform, control: Any, session: StoreSession, primary_location: int
+) -> None:
+    stock(control, primary_location, "TEE-1", "TEE-2")
+    placed = _order(control, ["TEE-1", "TEE-2"])
+    order_id = str(placed["id"])
+    assert platform.order_fulfillments(session, order_id).fulfillments == ()
+    (fo,) = platform.fulfillment_orders(session, order_id)
+    first = fo.lines[0]
+    for number in ("1ZFIRST", "1ZSECOND"):
+        platform.create_fulfillment(
+            session,
+            FulfillmentRequest(
+                order_id=order_id,
+                lines_by_fulfillment_order=(FulfillmentLines(fo.id, ((first.id, 1),)),),
+                tracking=Tracking(company="UPS", number=number),
+                notify_customer=False,
+            ),
+        )
+    read = platform.order_fulfillments(session, order_id)
+    assert read.complete
+    assert [(f.tracking_numbers, f.lines, f.location_id) for f in read.fulfillments] == [
+        (("1ZFIRST",), ((first.line_item_id, 1),), str(primary_location)),
+        (("1ZSECOND",), ((first.line_item_id, 1),), str(primary_location)),
+    ]
+    assert {f.status for f in read.fulfillments} == {"SUCCESS"}
+    assert platform.order_fulfillments(session, "999999").fulfillments == ()
+
+
 def test_fulfilling_more_than_remains_is_a_rejection(
     platform: ShopifyPlatform, control: Any, session: StoreSession, primary_location: int
 ) -> None:

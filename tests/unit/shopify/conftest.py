@@ -43,21 +43,35 @@ class FakeSleep:
         return sum(self.calls)
 
 
+WAITING = "shopify:waiting:"  # the line of queries waiting for a shop's budget
+
+
 @define
 class FakeRateLimiter:
-    """A budget that allows everything but its first ``refusals``; records what was taken."""
+    """A budget that allows everything but its first ``refusals``; records what was taken.
+    The waiting line (``shopify:waiting:<shop>``) is kept apart: ``waiting`` is what queries
+    said they wait for, ``others_waiting`` what other processes wait for."""
 
     refusals: list[float] = field(factory=list)
     acquired: list[tuple[str, Rate, int]] = field(factory=list)
     peeked: list[tuple[str, Rate, int]] = field(factory=list)
+    waiting: list[int] = field(factory=list)
+    others_waiting: int = 0
 
     def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        if key.startswith(WAITING):
+            self.waiting.append(cost)
+            return RateLimitDecision(allowed=True, remaining=rate.amount, retry_after=0.0)
         if self.refusals:
             return RateLimitDecision(allowed=False, remaining=0, retry_after=self.refusals.pop(0))
         self.acquired.append((key, rate, cost))
         return RateLimitDecision(allowed=True, remaining=rate.amount - cost, retry_after=0.0)
 
     def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        if key.startswith(WAITING):
+            mine = self.waiting[-1] if self.waiting else 0  # the latest entry is alive
+            remaining = rate.amount - self.others_waiting - mine
+            return RateLimitDecision(allowed=True, remaining=remaining, retry_after=0.0)
         if self.refusals:
             return RateLimitDecision(allowed=False, remaining=0, retry_after=self.refusals.pop(0))
         self.peeked.append((key, rate, cost))

@@ -324,11 +324,41 @@ def test_the_client_waits_while_the_shared_budget_is_spent(
 def test_a_shared_budget_that_stays_spent_is_a_throttled_error_without_a_call(
     platform: ShopifyPlatform, shop: Any, session: StoreSession, limiter: Any
 ) -> None:
-    limiter.refusals.extend([20.0] * 20)
+    limiter.refusals.extend([20.0] * 100)  # it looks again every 2 s (its place in line)
     with pytest.raises(PlatformThrottled) as caught:
         platform.shop_info(session)
     assert shop.requests == []
     assert caught.value.retry_after == 20.0
+
+
+def test_a_query_that_must_wait_takes_a_place_in_line_and_keeps_it_while_it_waits(
+    *,
+    platform: ShopifyPlatform,
+    shop: Any,
+    answers: Any,
+    session: StoreSession,
+    limiter: Any,
+    fake_sleep: Any,
+) -> None:
+    shop.default = lambda _: answers.ok(CATALOG_EMPTY, requested=752, actual=40)
+    limiter.refusals.extend([5.0, 5.0, 5.0])
+    platform.catalog(session)
+    # sleeps of at most the line's 2-second window; the place said again once it lapsed
+    assert fake_sleep.calls == [2.0, 2.0, 2.0]
+    assert limiter.waiting == [752, 752, 752]
+    assert len(shop.requests) == 1
+
+
+def test_a_query_leaves_room_for_what_other_processes_wait_for(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession, limiter: Any
+) -> None:
+    shop.default = lambda _: answers.ok(SHOP_DATA, requested=3, actual=3)
+    limiter.others_waiting = 872  # a costly page another process waits to send
+    platform.shop_info(session)
+    limiter.others_waiting = 5000  # more than the bucket holds: no more than all of it
+    platform.shop_info(session)
+    assert [cost for _, _, cost in limiter.peeked] == [3 + 872, 2000]
+    assert limiter.waiting == []  # neither had to wait
 
 
 # --- refusals ----------------------------------------------------------------------------------

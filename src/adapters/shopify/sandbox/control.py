@@ -254,8 +254,10 @@ def control_blueprint() -> Blueprint:
                 raise SandboxError(f"{name} must be between 0 and 1", code="invalid", status=400)
         if values.get("throttle_status", 200) not in {200, 429}:
             raise SandboxError("throttle_status must be 200 or 429", code="invalid", status=400)
-        if values.get("error_mode", "before") not in {"before", "after"}:
-            raise SandboxError("error_mode must be before or after", code="invalid", status=400)
+        if values.get("error_mode", "before") not in {"before", "after", "either"}:
+            raise SandboxError(
+                "error_mode must be before, after or either", code="invalid", status=400
+            )
         if not 500 <= values.get("error_status", 503) <= 599:
             raise SandboxError("error_status must be a 5xx status", code="invalid", status=400)
         for name in ("latency", "webhook_delay", "webhook_reorder_window"):

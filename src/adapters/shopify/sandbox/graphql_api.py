@@ -191,6 +191,8 @@ class GraphQLService:
             latency = faults.latency
             fail = faults.error_rate > 0 and self.rng.random() < faults.error_rate
             fail_status, fail_after = faults.error_status, faults.error_mode == "after"
+            if fail and faults.error_mode == "either":  # a coin decides, per failed request
+                fail_after = self.rng.random() < 0.5
         if latency > 0:
             time.sleep(latency)
         if fail and not fail_after:

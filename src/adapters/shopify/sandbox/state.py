@@ -568,7 +568,9 @@ class Faults:
     throttle_status: int = 200  # 429: answer THROTTLED with HTTP 429 instead of 200
     error_rate: float = 0.0  # share of GraphQL requests answered with ``error_status``
     error_status: int = 503
-    error_mode: str = "before"  # "before": nothing applied; "after": applied, the answer lost
+    # "before": nothing applied; "after": applied, the answer lost; "either": one or the other
+    # at random for each failed request
+    error_mode: str = "before"
     latency: float = 0.0  # seconds added to every GraphQL request
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
