@@ -29,9 +29,9 @@ same database:
   the HMAC check and the INSERT on its own connection.
 
 ``--redis-url`` gives the app ``REDIS_URL`` (its rate limiters in Redis, as a deployment of
-several processes has them); without it they are in memory. ``--profile FILE`` samples the
-app's process with py-spy during the measured rounds (see ``_profile.py``) and prints where
-its CPU goes, in ms a request.
+several processes has them); without it they are in memory. ``--profile FILE`` samples both
+servers' processes with py-spy during the measured rounds (see ``_profile.py``; the bare
+app's stacks go to FILE.bare) and prints where their CPU goes, in ms a request.
 
 Deliveries are spread over enough stores that none passes the per-store limit of
 ``entrypoints.web.webhooks.DELIVERIES`` (a single store is capped there by design); a 429 would
@@ -547,7 +547,7 @@ def main() -> None:
             conn.execute(BARE_TABLE)
 
         measured: list[Measured] = []
-        profile: Profile | None = None
+        profiles: dict[str, Profile] = {}
         with (
             app_process(env, port, threads=args.threads) as app,
             bare_process(database.url, free_port(), args.threads, workdir) as bare,
@@ -558,7 +558,14 @@ def main() -> None:
             }
             for url, meter in servers.values():
                 run_phase(fresh(warmup), http_sender(url), meter)
-            sampler = Sampler(app.process.pid, args.profile) if args.profile else None
+            samplers = (
+                {
+                    "app": Sampler(app.process.pid, args.profile),
+                    "bare": Sampler(bare.process.pid, Path(f"{args.profile}.bare")),
+                }
+                if args.profile
+                else {}
+            )
             bare_before = bare_count(database.url)
             for n, streams in enumerate(rounds, start=1):
                 # alternate who goes first, so a drift in the machine's load favours neither
@@ -567,8 +574,7 @@ def main() -> None:
                     own = fresh(streams)
                     measured.append(Measured(who, n, own, run_phase(own, http_sender(url), meter)))
             bare_rows = bare_count(database.url) - bare_before
-            if sampler is not None:
-                profile = sampler.stop()
+            profiles = {who: sampler.stop() for who, sampler in samplers.items()}
             dupes_cpu = (
                 run_phase(repeated, http_sender(app.url), servers["app"][1]) if repeated else None
             )
@@ -593,11 +599,14 @@ def main() -> None:
         print(f"  webhook_bare: {bare_rows:,} rows (expected {total * args.rounds:,})")
         print_cpu([(f"app, round {m.round}", m.cpu) for m in app_phases], total)
         print_cpu([(f"bare, round {m.round}", m.cpu) for m in bare_phases], total)
-        if profile is not None:
-            _, app_cpu = combined("app", app_phases)
+        for who, profile in profiles.items():
+            phases = [m for m in measured if m.who == who]
+            _, cpu = combined(who, phases)
+            name = "storelink serve" if who == "app" else "the bare app's waitress"
+            where = args.profile if who == "app" else f"{args.profile}.bare"
             print()
-            print(f"Where storelink serve's CPU went (the rounds above, stacks in {args.profile}):")
-            profile.print(app_cpu)
+            print(f"Where {name}'s CPU went (the rounds above, stacks in {where}):")
+            profile.print(cpu)
 
         if repeated and dupes_cpu is not None:
             distinct_posts = len({p.delivery_id for s in repeated for p in s.posts})

@@ -23,6 +23,7 @@ from core.ports import (
     Cipher,
     Clock,
     IdGenerator,
+    InboxWriter,
     PasswordHasher,
     RateLimiter,
     StorePlatform,
@@ -30,6 +31,7 @@ from core.ports import (
 )
 from core.services import Context
 from core.services.integrations import StoreContext
+from core.services.webhooks import IntegrationShops
 from core.services.worker import Handlers
 from entrypoints.settings import ConfigError, Settings
 
@@ -51,6 +53,8 @@ class Services:
     platforms: Mapping[str, StorePlatform] = field(factory=dict)
     handlers: Handlers = field(factory=Handlers)
     checks: dict[str, Check] = field(factory=dict)
+    # the web process's copy of integrations' shops, for webhook ingest (see IntegrationShops)
+    integration_shops: IntegrationShops = field(factory=IntegrationShops)
     _closers: list[Callable[[], None]] = field(factory=list, alias="closers")
 
     @property
@@ -77,9 +81,13 @@ class Services:
 
 def database(
     settings: Settings, *, migrate: bool = True
-) -> tuple[UnitOfWorkFactory, Check, Callable[[], None]]:
+) -> tuple[UnitOfWorkFactory, InboxWriter, Check, Callable[[], None]]:
     """PostgreSQL at ``DATABASE_URL``, or an embedded server under the data dir."""
-    from adapters.postgres import PostgresDatabase, PostgresUnitOfWork  # noqa: PLC0415
+    from adapters.postgres import (  # noqa: PLC0415
+        PostgresDatabase,
+        PostgresInboxWriter,
+        PostgresUnitOfWork,
+    )
     from adapters.postgres import migrate as apply_migrations  # noqa: PLC0415
 
     url = settings.database_url or embedded_database_url(settings.data_dir)
@@ -88,7 +96,7 @@ def database(
     # web threads and workers may each hold two connections (a handler and a token refresh)
     db = PostgresDatabase(url, max_size=20)
     db.open()
-    return (lambda: PostgresUnitOfWork(db)), db.check, db.close
+    return (lambda: PostgresUnitOfWork(db)), PostgresInboxWriter(db), db.check, db.close
 
 
 def embedded_database_url(data_dir: Path) -> str:
@@ -114,13 +122,18 @@ def bootstrap(
     settings = settings or Settings.from_env()
     closers: list[Callable[[], None]] = []
     checks: dict[str, Check] = {}
+    inbox: InboxWriter | None = None  # given a unit of work, the writer over it
     if uow is None:
-        uow, check, close = database(settings, migrate=migrate)
+        uow, inbox, check, close = database(settings, migrate=migrate)
         checks["database"] = check
         closers.append(close)
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
-    ctx = Context(uow=uow, clock=clock, ids=ids)
+    ctx = (
+        Context(uow=uow, clock=clock, ids=ids)
+        if inbox is None
+        else Context(uow=uow, clock=clock, ids=ids, inbox=inbox)
+    )
     if rate_limiter is None:
         limiter = LimitsRateLimiter(settings.redis_url or "memory://")
         if settings.redis_url:

@@ -676,7 +676,7 @@ def _claim(
 
 
 class MemoryInboxRepository(_Repo):
-    def add(self, event: InboxEvent) -> bool:
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
         for other in self._tx.table("inbox").values():
             if other.platform == event.platform and other.delivery_id == event.delivery_id:
                 return False

@@ -2,7 +2,8 @@
 
 ``receive`` runs inside the HTTP request after the signature was checked: it stores one
 ``InboxEvent`` per delivery id (a repeat is recognised and stored once) and changes nothing
-else, calls no store API. ``handlers`` builds the worker's handlers per topic: order topics
+else, calls no store API. ``IntegrationShops`` spares it reading the integration of every
+delivery. ``handlers`` builds the worker's handlers per topic: order topics
 read the store outside any transaction (``order_import.read_order``) and apply the result in
 the worker's; ``app/uninstalled`` erases the tokens without an API
 call; the compliance topics are recorded (data requests) or erase personal data (redactions).
@@ -11,9 +12,10 @@ call; the compliance topics are recorded (data requests) or erase personal data 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
 
 from attrs import evolve, frozen
 
@@ -65,11 +67,66 @@ class ShopMismatch(NotFound):
     code = "shop_mismatch"
 
 
+SHOPS_TTL: Final = timedelta(seconds=10)
+SHOPS_SIZE: Final = 10_000
+
+
+@frozen
+class IntegrationShop:
+    platform: str
+    shop_domain: str
+    read_at: datetime
+
+
+class IntegrationShops:
+    """The platform and shop of each integration id ``receive`` has read, for ``ttl``.
+
+    A per-integration delivery needs only these two of its integration. Neither changes for
+    an id (connecting a shop again reuses its row; nothing renames or deletes one), so a copy
+    held by the process spares every delivery a read of the integration; the TTL still bounds
+    how long a change would go unseen. Only integrations found are held (a new one is served
+    at once), at most ``size`` of them. The status is not held because ingest does not look
+    at it: a disconnected store's deliveries are stored as before, and the worker, which
+    reads the integration when it handles them, skips them. Safe to share between threads.
+    """
+
+    def __init__(self, ttl: timedelta = SHOPS_TTL, size: int = SHOPS_SIZE) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._held: dict[str, IntegrationShop] = {}
+        self._lock = threading.Lock()
+
+    def get(self, integration_id: str, now: datetime) -> IntegrationShop | None:
+        with self._lock:
+            held = self._held.get(integration_id)
+            if held is not None and not held.read_at <= now < held.read_at + self.ttl:
+                del self._held[integration_id]
+                return None
+            return held
+
+    def put(self, integration: Integration, now: datetime) -> IntegrationShop:
+        held = IntegrationShop(integration.platform, integration.shop_domain, now)
+        with self._lock:
+            self._held.pop(integration.id, None)
+            while len(self._held) >= self.size:
+                del self._held[next(iter(self._held))]  # the oldest read
+            self._held[integration.id] = held
+        return held
+
+
 def receive(
-    sc: StoreContext, delivery: Delivery, *, integration_id: str | None
+    sc: StoreContext,
+    delivery: Delivery,
+    *,
+    integration_id: str | None,
+    shops: IntegrationShops | None = None,
 ) -> Literal["stored", "duplicate"]:
     """Store the delivery. ``integration_id`` is given for per-integration endpoints (the
-    shop must match it); app-level deliveries are matched by shop."""
+    shop must match it); app-level deliveries are matched by shop. ``shops``: the process's
+    copy of integrations' shops (without it the integration is read every time).
+
+    The event is written by ``ctx.inbox`` in a transaction of its own: a known integration
+    costs no read, so storing the delivery is the request's only statement."""
     try:
         payload = json.loads(delivery.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -78,32 +135,46 @@ def receive(
         raise PayloadError("the body is not a JSON object")
     ctx = sc.ctx
     now = ctx.clock.now()
-    with ctx.uow() as uow:
-        if integration_id is not None:
-            integration = uow.integrations.peek(integration_id)
-            if integration is None or integration.platform != delivery.platform:
+    stored_for: str | None
+    if integration_id is not None:
+        shop = shops.get(integration_id, now) if shops is not None else None
+        if shop is None:
+            with ctx.uow() as uow:
+                integration = uow.integrations.peek(integration_id)
+            if integration is None:
                 raise NotFound("integration not found")
-            if integration.shop_domain != delivery.shop:
-                raise ShopMismatch("the shop does not match this integration")
-        else:
-            known = uow.integrations.connected_for_shop(delivery.platform, delivery.shop)
-            integration = known[0] if known else None
-        stored = uow.inbox.add(
-            InboxEvent(
-                id=ctx.ids.new_id(),
-                platform=delivery.platform,
-                topic=delivery.topic,
-                delivery_id=delivery.delivery_id,
-                received_at=now,
-                next_attempt_at=now,
-                payload=payload,
-                integration_id=integration.id if integration else None,
-                shop_domain=delivery.shop,
-                event_id=delivery.event_id,
-                triggered_at=delivery.triggered_at,
+            shop = (
+                shops.put(integration, now)
+                if shops is not None
+                else IntegrationShop(integration.platform, integration.shop_domain, now)
             )
-        )
-        uow.commit()
+        if shop.platform != delivery.platform:
+            raise NotFound("integration not found")
+        if shop.shop_domain != delivery.shop:
+            raise ShopMismatch("the shop does not match this integration")
+        stored_for = integration_id
+    else:
+        with ctx.uow() as uow:
+            known = uow.integrations.connected_for_shop(delivery.platform, delivery.shop)
+        stored_for = known[0].id if known else None
+    stored = ctx.inbox.add(
+        InboxEvent(
+            id=ctx.ids.new_id(),
+            platform=delivery.platform,
+            topic=delivery.topic,
+            delivery_id=delivery.delivery_id,
+            received_at=now,
+            next_attempt_at=now,
+            payload=payload,
+            integration_id=stored_for,
+            shop_domain=delivery.shop,
+            event_id=delivery.event_id,
+            triggered_at=delivery.triggered_at,
+        ),
+        # the document ``payload`` was decoded from, as long as it is exactly that (were the
+        # payload changed before storing, this must become None)
+        payload_json=delivery.body,
+    )
     return "stored" if stored else "duplicate"
 
 

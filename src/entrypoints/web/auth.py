@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     g,
     redirect,
@@ -26,6 +27,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from core.errors import AuthenticationFailed, RateLimited
 from core.ports import Rate
@@ -40,7 +42,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AUTH_FAILURES = Rate(20, 300)  # per source address: failed logins, tokens
 LOGIN_ATTEMPTS = Rate(10, 60)  # per source address
 # Machine endpoints: signed by the store (HMAC) or by the cron secret, never by a user.
-CSRF_EXEMPT_PREFIXES = ("/api/webhooks/", "/api/cron/", "/healthz", "/readyz")
+WEBHOOK_PREFIX = "/api/webhooks/"
+CSRF_EXEMPT_PREFIXES = (WEBHOOK_PREFIX, "/api/cron/", "/healthz", "/readyz")
 
 bp = Blueprint("auth", __name__)
 
@@ -183,7 +186,18 @@ def me() -> dict[str, object]:
     }
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, but none at all on webhook deliveries: a store's request
+    carries no cookie and may not act through one, so nothing is read or written for it."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return None  # Flask's null session: empty, refuses writes, never saved
+        return super().open_session(app, request)
+
+
 def register(app: Flask) -> None:
+    app.session_interface = _SessionInterface()
     app.register_blueprint(bp)
 
     @app.before_request

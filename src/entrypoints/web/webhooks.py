@@ -1,10 +1,12 @@
 """Webhook endpoints: verify, store, answer. Nothing else happens inside the request.
 
-The signature is checked first, over the raw body, before any lookup (401 if bad or missing;
-failed checks are rate limited per source address). Valid deliveries are rate limited per
-integration (429 with Retry-After: the store simply retries later) through the shared limiter,
-which fails open so a Redis outage never loses a delivery. The event is committed before the
-200 goes out.
+The signature is checked first, over the raw body, before any lookup (401 if bad or missing).
+Only failed checks are counted, per source address: past ``BAD_SIGNATURES`` an address's bad
+signatures are answered 429 instead of 401. A valid signature is never refused by that count
+and costs no round trip to the limiter's storage, so nobody sharing or spoofing the store's
+address can lock its deliveries out. Valid deliveries are rate limited per integration (429
+with Retry-After: the store simply retries later) through the shared limiter, which fails open
+so a Redis outage never loses a delivery. The event is committed before the 200 goes out.
 """
 
 from __future__ import annotations
@@ -52,15 +54,15 @@ def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, 
     platform = services().platforms.get(platform_name)
     if platform is None:
         raise ApiError(404, "not_found", "no such webhook endpoint")
-    address_key = f"webhook-bad-hmac:{client_address()}"
-    refused = services().webhook_limiter.peek(address_key, BAD_SIGNATURES)
-    if not refused.allowed:
-        raise ApiError(
-            429, "rate_limited", "too many bad signatures", retry_after=refused.retry_after
-        )
     body = request.get_data(cache=False)
     if not platform.verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256")):
-        services().webhook_limiter.acquire(address_key, BAD_SIGNATURES)
+        counted = services().webhook_limiter.acquire(
+            f"webhook-bad-hmac:{client_address()}", BAD_SIGNATURES
+        )
+        if not counted.allowed:
+            raise ApiError(
+                429, "rate_limited", "too many bad signatures", retry_after=counted.retry_after
+            )
         raise ApiError(401, "invalid_hmac", "the webhook signature is missing or wrong")
     topic = _header("X-Shopify-Topic", max_length=100) or ""
     shop = (_header("X-Shopify-Shop-Domain", max_length=255) or "").lower()
@@ -80,7 +82,12 @@ def _receive(platform_name: str, integration_id: str | None) -> tuple[dict[str, 
         triggered_at=_triggered_at(),
     )
     try:
-        outcome = webhooks.receive(services().store, delivery, integration_id=integration_id)
+        outcome = webhooks.receive(
+            services().store,
+            delivery,
+            integration_id=integration_id,
+            shops=services().integration_shops,
+        )
     except ShopMismatch as exc:
         raise ApiError(401, "shop_mismatch", exc.message) from None
     except PayloadError as exc:
