@@ -99,6 +99,8 @@ def _stores_as_is(document: bytes) -> bool:
     """
     if b"\\u0000" in document or b"\x00" in document or document.startswith(codecs.BOM_UTF8):
         return False
+    if document.isascii():  # UTF-8 already, and far cheaper to tell than by decoding
+        return True
     try:
         document.decode("utf-8")
     except UnicodeDecodeError:
