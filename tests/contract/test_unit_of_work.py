@@ -7,6 +7,7 @@ are in ``test_uow_queues.py``; what only PostgreSQL can show (concurrency, const
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta, timezone
@@ -14,8 +15,11 @@ from datetime import timedelta, timezone
 import pytest
 from attrs import evolve
 
+from adapters.postgres import PostgresInboxWriter, PostgresUnitOfWork
 from core.errors import Conflict, NotFound
 from core.model import Client, StockLevel
+from core.ports import InboxWriter
+from core.services._context import UnitOfWorkInbox
 
 # --- the unit of work itself -------------------------------------------------------------------
 
@@ -1412,6 +1416,55 @@ def test_a_delivery_stored_twice_is_refused_and_kept_once_as_first_received(uow_
 
     with uow_factory() as uow:
         assert uow.inbox.list() == [first]
+
+
+@pytest.fixture
+def inbox_writer(request, uow_factory) -> InboxWriter:
+    """The ``InboxWriter`` of the same adapter and store as ``uow_factory``."""
+    if isinstance(uow_factory(), PostgresUnitOfWork):
+        return PostgresInboxWriter(request.getfixturevalue("pg_database").db)
+    return UnitOfWorkInbox(uow_factory)
+
+
+def test_an_inbox_writer_stores_each_delivery_once_committed_when_it_returns(
+    uow_factory, inbox_writer, make
+):
+    event = make.event(payload={"id": 1, "line_items": [{"id": 2, "quantity": 1}]})
+    assert inbox_writer.add(event) is True
+    assert inbox_writer.add(evolve(event, id=make.id())) is False  # the same delivery id
+
+    with uow_factory() as uow:
+        assert uow.inbox.list() == [event]
+
+
+# JSON documents a webhook may carry, and what ``json.loads`` makes of them: stored from the
+# document itself where PostgreSQL stores the same value, from the payload otherwise.
+DOCUMENTS = [
+    b'{"id": 1, "note": "plain ascii", "price": "19.90", "total": 19.9, "n": [1, 2.5, -0]}',
+    rb'{"name": "Cr\u00e8me br\u00fbl\u00e9e", "snowman": "\u2603", "pair": "\ud83c\udfaa"}',
+    '{"name": "Crème brûlée", "emoji": "🎪", "city": "Zürich"}'.encode(),
+    b'{"a": 1, "a": 2, "big": 123456789012345678901234567890, "e": 1e2, "deep": {"x": [{}]}}',
+    b'{"slash": "a\\/b \\\\u0000 is text, not a NUL", "tab": "a\\tb"}',
+    '{"utf16": "Zürich"}'.encode("utf-16"),  # json.loads reads UTF-16 too
+    b"\xef\xbb\xbf" + '{"bom": "Zürich"}'.encode(),  # and a UTF-8 byte order mark
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_an_event_stored_with_the_json_it_was_decoded_from_keeps_that_payload(
+    uow_factory, inbox_writer, make, document
+):
+    payload = json.loads(document)
+    in_unit = make.event(payload=payload)
+    alone = make.event(payload=payload)
+    with uow_factory() as uow:
+        assert uow.inbox.add(in_unit, payload_json=document) is True
+        uow.commit()
+    assert inbox_writer.add(alone, payload_json=document) is True
+
+    with uow_factory() as uow:
+        assert uow.inbox.get(in_unit.id) == in_unit
+        assert uow.inbox.get(alone.id) == alone
 
 
 def test_the_same_delivery_id_from_another_platform_is_another_event(uow_factory, make):
