@@ -448,6 +448,22 @@ def test_a_connection_used_just_now_is_lent_unchecked_and_if_lost_fails_once(pg_
         db.close()
 
 
+def test_the_inbox_writer_on_a_lost_connection_fails_once_as_unavailable(pg_database, make):
+    db = PostgresDatabase(pg_database.url, min_size=1, max_size=1, check_after_idle=60)
+    db.open()
+    try:
+        writer = PostgresInboxWriter(db)
+        assert writer.add(make.event())
+        _terminate(pg_database.url, _backend_pid(db))
+
+        with pytest.raises(StorelinkError) as raised:
+            writer.add(make.event())
+        assert raised.value.code == DATABASE_UNAVAILABLE
+        assert writer.add(make.event())
+    finally:
+        db.close()
+
+
 def test_a_webhook_body_is_stored_as_postgresql_reads_it_not_as_python_re_encodes_it(
     pg_database, pg_uow_factory, make
 ):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import builtins
 import codecs
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -202,7 +204,10 @@ class PostgresInboxWriter:
             try:
                 inserted = conn.execute(_INSERT_INBOX, params).rowcount
             finally:
-                conn.autocommit = False  # as the pool hands connections out
+                # as the pool hands connections out; a connection that broke meanwhile refuses
+                # (and the pool drops it): the error that broke it is the one to raise
+                with contextlib.suppress(psycopg.Error):
+                    conn.autocommit = False
         return inserted == 1
 
 
