@@ -2,9 +2,9 @@
 
 ``Sampler`` attaches ``py-spy record --gil`` (raw, collapsed stacks of the thread holding the
 interpreter lock: CPU spent in Python, and in C called from it without releasing the lock) to a
-running process; ``Profile``
-reads its output, puts every stack into the first of ``CATEGORIES`` that one of its frames
-matches, and prints the shares, in ms a request when given the measured CPU a request.
+running process; ``Profile`` reads its output, puts every stack into the first of
+``CATEGORIES`` that one of its frames matches, and prints the shares, in ms a request when
+given the measured CPU a request.
 
 py-spy is not a dependency of the project: ``pip install py-spy`` into the venv to use it.
 It pauses the process briefly at every sample, so figures of a profiled run are a little
@@ -29,7 +29,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rate limiter (limits, Redis client)", ("adapters/ratelimit.py", "(limits/", "(redis/")),
     ("body: json.loads", ("receive (core/services/webhooks.py);loads (json/",)),
     ("DB: pool checkout and return", ("(psycopg_pool/",)),
-    ("DB: integration lookup", ("_integrations.py)", "integration_of")),
+    ("DB: integration lookup", ("_integrations.py)",)),
     (
         "DB: inbox INSERT (params, jsonb, execute)",
         ("PostgresInboxRepository.add", "PostgresInboxWriter.add"),
