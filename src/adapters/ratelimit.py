@@ -12,26 +12,28 @@ count, on the same keys (``limits`` itself takes two scripts for the two).
 
 When the storage fails (Redis down, timing out), every method raises
 ``StorelinkError(code="rate_limiter_unavailable")``; ``LimitsRateLimiter`` never guesses.
-Whether to fail open or closed is the caller's decision, made once in the composition root:
+How to degrade is the caller's decision, made once in the composition root:
 
-* Webhook ingest fails **open** (wrap its limiter in ``FailOpenRateLimiter``). The
-  per-integration limit only protects us from floods, while refusing a Shopify delivery
-  risks losing it (Shopify retries a few times, then removes the subscription).
-* The store API budget of the worker fails **open** too: the store's own throttling
-  (``PlatformThrottled``) still backs it up.
-* Login and API-token throttles fail **closed** (use the raising limiter and answer 503): a
-  brute-force guard that disappears when Redis does is no guard.
+* ``FallbackRateLimiter`` answers from a per-process ``memory://`` budget while Redis is
+  unreachable, and asks Redis again after a short back-off. Logins, API-token failures, OAuth
+  starts and webhook signature failures stay limited during an outage (per process rather
+  than per deployment), and the API does not go down with Redis.
+* ``FailOpenRateLimiter`` allows everything while its storage is unavailable: for budgets
+  whose refusal costs more than a flood, such as webhook deliveries (refusing a Shopify
+  delivery risks losing it) and the store API budget (the store's own throttling still backs
+  it up). Over a ``FallbackRateLimiter`` it never needs to.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, TypeVar
 
 from attrs import define, field, frozen
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -44,7 +46,7 @@ from redis.commands.core import Script
 from core.errors import InvalidInput, StorelinkError
 from core.ports import Rate, RateLimitDecision, RateLimiter
 
-__all__ = ["UNAVAILABLE", "FailOpenRateLimiter", "LimitsRateLimiter"]
+__all__ = ["UNAVAILABLE", "FailOpenRateLimiter", "FallbackRateLimiter", "LimitsRateLimiter"]
 
 UNAVAILABLE: Final = "rate_limiter_unavailable"
 """The ``code`` of the ``StorelinkError`` raised when the storage cannot be reached."""
@@ -52,6 +54,8 @@ UNAVAILABLE: Final = "rate_limiter_unavailable"
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+unix"})
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _MIN_RETRY_AFTER = 0.01
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -261,3 +265,75 @@ class FailOpenRateLimiter:
             raise exc
         log.warning("rate limiter unavailable, allowing %r (fail open): %s", key, exc.message)
         return RateLimitDecision(allowed=True, remaining=0, retry_after=0.0)
+
+
+@define
+class FallbackRateLimiter:
+    """Wraps a ``RateLimiter`` on shared storage: while that storage is unavailable, budgets
+    are kept in ``fallback`` (this process's memory) instead.
+
+    After a failure the primary is left alone for ``backoff`` seconds, so an unreachable Redis
+    costs one connect timeout per back-off, not one per request. An outage is logged once as
+    a warning when it begins and once when the storage answers again, never per request.
+    Budgets spent in the fallback are not carried over to the primary, nor back. Errors other
+    than unavailability (a bad rate or cost) still raise.
+    """
+
+    primary: RateLimiter
+    fallback: RateLimiter = field(factory=lambda: LimitsRateLimiter("memory://"))
+    backoff: float = field(default=5.0, kw_only=True)
+    monotonic: Callable[[], float] = field(default=time.monotonic, kw_only=True, repr=False)
+    _retry_at: float | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def in_outage(self) -> bool:
+        return self._retry_at is not None
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        return self._call(lambda limiter: limiter.acquire(key, rate, cost))
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        return self._call(lambda limiter: limiter.peek(key, rate, cost))
+
+    def reset(self, key: str, rate: Rate) -> None:
+        self.fallback.reset(key, rate)
+        self._call(lambda limiter: limiter.reset(key, rate))
+
+    def _call(self, operation: Callable[[RateLimiter], T]) -> T:
+        if self._backing_off():
+            return operation(self.fallback)
+        try:
+            result = operation(self.primary)
+        except StorelinkError as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+            self._failed(exc)
+            return operation(self.fallback)
+        self._answered()
+        return result
+
+    def _backing_off(self) -> bool:
+        retry_at = self._retry_at
+        return retry_at is not None and self.monotonic() < retry_at
+
+    def _failed(self, exc: StorelinkError) -> None:
+        with self._lock:
+            began = self._retry_at is None
+            self._retry_at = self.monotonic() + self.backoff
+        if began:
+            log.warning(
+                "rate limiter storage unavailable; using per-process limits until it is back"
+                " (asking again every %.0f s): %s",
+                self.backoff,
+                exc.message,
+            )
+
+    def _answered(self) -> None:
+        if self._retry_at is None:
+            return
+        with self._lock:
+            ended = self._retry_at is not None
+            self._retry_at = None
+        if ended:
+            log.info("rate limiter storage is reachable again; shared limits apply")

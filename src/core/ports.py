@@ -10,13 +10,14 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from attrs import frozen
 
 from core.model import (
     Alert,
     ApiToken,
+    Backlog,
     CatalogVariant,
     Client,
     DirtyStock,
@@ -37,6 +38,7 @@ from core.model import (
     StockMovement,
     SyncRun,
     User,
+    UserSession,
     Warehouse,
 )
 from core.store import (
@@ -71,6 +73,7 @@ __all__ = [
     "IntegrationRepository",
     "InventorySyncRepository",
     "LocationMappingRepository",
+    "Metrics",
     "OrderRepository",
     "OutboxRepository",
     "PasswordHasher",
@@ -86,6 +89,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "UserSessionRepository",
     "WarehouseRepository",
 ]
 
@@ -147,6 +151,58 @@ class RateLimiter(Protocol):
         ...
 
     def reset(self, key: str, rate: Rate) -> None: ...
+
+
+class Metrics(Protocol):
+    """What the application counts and times, for operators' dashboards and alerts.
+
+    Named by what happened, not by metric: the adapter decides names, labels and buckets.
+    Every method is cheap, thread-safe and never raises. ``core.observability.NoMetrics``,
+    the default, records nothing. Label values passed in must come from a small, known set
+    (topics the app handles, operation names, outcomes), never from request data.
+    """
+
+    def webhook_received(self, platform: str, topic: str, outcome: str) -> None:
+        """A webhook request was answered: ``stored``, ``duplicate``, ``bad_hmac``,
+        ``too_large``, ``rate_limited``, ``invalid`` ..."""
+        ...
+
+    def work_finished(
+        self, queue: Literal["inbox", "outbox"], kind: str, outcome: str, seconds: float
+    ) -> None:
+        """The worker finished one queue item (``kind``: its topic or command kind) with
+        ``done``, ``skipped``, ``retry``, ``dead`` or ``lost``, after ``seconds``."""
+        ...
+
+    def worker_polled(self, when: datetime) -> None:
+        """A worker looked for due work (its heartbeat)."""
+        ...
+
+    def store_request(
+        self,
+        platform: str,
+        operation: str,
+        outcome: str,
+        *,
+        requested_cost: float | None = None,
+        actual_cost: float | None = None,
+    ) -> None:
+        """One request to a store's API was answered (or failed): ``ok``, ``throttled``,
+        ``unavailable``, ``auth_error`` or ``rejected``; the cost points the store reported
+        for a query it ran."""
+        ...
+
+    def order_applied(self, platform: str, outcome: str, latency_seconds: float) -> None:
+        """A store order change reached the warehouse order (``imported``, ``updated``,
+        ``cancelled``, ``closed``), ``latency_seconds`` after the store made it."""
+        ...
+
+    def inventory_pushed(
+        self, platform: str, *, applied: int = 0, stale: int = 0, refused: int = 0, failed: int = 0
+    ) -> None:
+        """One batch of inventory quantities was sent: how many the store applied, found
+        stale (compare-and-set), refused, or how many failed with the call."""
+        ...
 
 
 # --- the store platform ------------------------------------------------------------------------
@@ -289,6 +345,37 @@ class ApiTokenRepository(Protocol):
     def touch(self, token_id: str, when: datetime) -> None: ...
 
     def delete_for_user(self, user_id: str) -> int: ...
+
+
+class UserSessionRepository(Protocol):
+    """Signed-in browsers, found by the digest of their session id."""
+
+    def add(self, session: UserSession) -> None:
+        """Raises ``Conflict`` if the id hash is taken."""
+        ...
+
+    def get(self, id_hash: str) -> UserSession | None: ...
+
+    def for_user(self, user_id: str) -> builtins.list[UserSession]:
+        """The user's sessions, revoked and expired ones included, oldest first."""
+        ...
+
+    def touch(self, id_hash: str, when: datetime) -> None:
+        """Record that the session was used at ``when``."""
+        ...
+
+    def revoke(self, id_hash: str, when: datetime) -> bool:
+        """End the session; ``False`` if there is none or it was revoked already."""
+        ...
+
+    def revoke_for_user(self, user_id: str, when: datetime, *, keep: str | None = None) -> int:
+        """End every unrevoked, unexpired session of the user but the one whose id hash is
+        ``keep``; how many were ended."""
+        ...
+
+    def purge(self, before: datetime) -> int:
+        """Delete the sessions whose absolute lifetime ended before ``before``; how many."""
+        ...
 
 
 class WarehouseRepository(Protocol):
@@ -583,6 +670,10 @@ class InboxRepository(Protocol):
         """Events received since ``since`` by status."""
         ...
 
+    def backlog(self) -> Backlog:
+        """Unfinished events by state and the arrival of the oldest (monitoring)."""
+        ...
+
 
 class OutboxRepository(Protocol):
     def add(self, command: OutboxCommand) -> bool:
@@ -606,6 +697,10 @@ class OutboxRepository(Protocol):
 
     def update(self, command: OutboxCommand) -> None: ...
 
+    def backlog(self) -> Backlog:
+        """Unfinished commands by state and the creation of the oldest (monitoring)."""
+        ...
+
     def list(
         self,
         *,
@@ -626,8 +721,14 @@ class AlertRepository(Protocol):
         client_id: str | None = None,
         integration_id: str | None = None,
         unresolved_only: bool = False,
+        subject_id: str | None = None,
+        code: str | None = None,
         limit: int = 100,
     ) -> list[Alert]: ...
+
+    def count_unresolved(self, integration_id: str) -> int:
+        """How many of the integration's alerts are not resolved."""
+        ...
 
     def resolve(self, alert_id: str, when: datetime) -> None: ...
 
@@ -656,6 +757,9 @@ class UnitOfWork(Protocol):
 
     @property
     def api_tokens(self) -> ApiTokenRepository: ...
+
+    @property
+    def user_sessions(self) -> UserSessionRepository: ...
 
     @property
     def warehouses(self) -> WarehouseRepository: ...

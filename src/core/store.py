@@ -29,6 +29,7 @@ __all__ = [
     "InventoryResult",
     "InventorySnapshot",
     "OrderCancelled",
+    "OrderChanged",
     "OrderEdited",
     "OrderFulfilled",
     "OrderPlaced",
@@ -335,6 +336,16 @@ class OrderEdited:
 
 
 @frozen
+class OrderChanged:
+    """An order webhook whose payload is not a whole order (a subscription filtered with
+    ``fields=``, a payload without its time): which order, and when it changed if the payload
+    says. The handler reads the order from the store, as it does for every order webhook."""
+
+    order_id: str
+    updated_at: datetime | None = None
+
+
+@frozen
 class AppUninstalled:
     shop: str
 
@@ -367,6 +378,7 @@ StoreEvent = (
     | OrderCancelled
     | OrderFulfilled
     | OrderEdited
+    | OrderChanged
     | AppUninstalled
     | CustomersDataRequest
     | CustomersRedact

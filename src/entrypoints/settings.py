@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from attrs import field, frozen
@@ -26,6 +27,8 @@ DEFAULT_SCOPES = (
 SANDBOX_CLIENT_ID = "sandbox-client-id"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the simulated store's own app
 _VERSION = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")
+LogFormat = Literal["text", "json"]
+MIN_METRICS_TOKEN = 16
 
 
 class ConfigError(Exception):
@@ -47,6 +50,12 @@ class Settings:
     shopify_api_version: str = "2026-10"
     shopify_shop_url_template: str = "https://{shop}"
     cron_secret: str | None = field(default=None, repr=False)
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    trusted_proxy_hops: int = 0
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: LogFormat = "text"
+    prometheus_multiproc_dir: Path | None = None
 
     @property
     def is_https(self) -> bool:
@@ -101,6 +110,19 @@ class Settings:
         if bool(client_id) != bool(client_secret):
             raise ConfigError("set both SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET, or neither")
 
+        idle_minutes = _whole(get, "SESSION_IDLE_MINUTES", 120, 1, 7 * 24 * 60)
+        max_hours = _whole(get, "SESSION_MAX_HOURS", 12, 1, 30 * 24)
+        if idle_minutes > max_hours * 60:
+            raise ConfigError("SESSION_IDLE_MINUTES must not be longer than SESSION_MAX_HOURS")
+        proxy_hops = _whole(get, "TRUSTED_PROXY_HOPS", 0, 0, 10)
+        metrics_token = get("METRICS_TOKEN")
+        if metrics_token is not None and len(metrics_token) < MIN_METRICS_TOKEN:
+            raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters")
+        multiproc = get("PROMETHEUS_MULTIPROC_DIR")
+        multiproc_dir = Path(multiproc).expanduser().resolve() if multiproc else None
+        if multiproc_dir is not None and not multiproc_dir.is_dir():
+            raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be an existing directory")
+
         secret_key = get("SECRET_KEY")
         keys = get("TOKEN_ENCRYPTION_KEYS")
         if generate_missing and (secret_key is None or keys is None):
@@ -130,7 +152,37 @@ class Settings:
             shopify_api_version=version,
             shopify_shop_url_template=template,
             cron_secret=get("CRON_SECRET"),
+            session_idle_minutes=idle_minutes,
+            session_max_hours=max_hours,
+            trusted_proxy_hops=proxy_hops,
+            metrics_token=metrics_token,
+            log_format=read_log_format(env),
+            prometheus_multiproc_dir=multiproc_dir,
         )
+
+
+def _whole(get: Callable[[str], str | None], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting within ``low``..``high``, or ``default`` when unset."""
+    raw = get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", raw) or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def read_log_format(environ: Mapping[str, str] | None = None) -> LogFormat:
+    """``LOG_FORMAT`` alone (from the environment and ``.env`` when ``environ`` is None): the
+    command line sets up logging before it reads the other settings."""
+    env = dict(os.environ if environ is None else environ)
+    if environ is None:
+        env = {**_dotenv(Path.cwd() / ".env"), **env}
+    value = (env.get("LOG_FORMAT") or "").strip().lower() or "text"
+    if value == "json":
+        return "json"
+    if value == "text":
+        return "text"
+    raise ConfigError("LOG_FORMAT must be text or json")
 
 
 def _is_postgres(value: str) -> bool:

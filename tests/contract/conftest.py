@@ -41,6 +41,7 @@ from core.model import (
     StockMovement,
     SyncRun,
     User,
+    UserSession,
     Warehouse,
 )
 from core.ports import UnitOfWork, UnitOfWorkFactory
@@ -129,6 +130,16 @@ class Make:
             "label": "deploy script",
         }
         return ApiToken(**(values | fields))
+
+    def session(self, user: User, **fields: Any) -> UserSession:
+        values: dict[str, Any] = {
+            "id_hash": f"{self.n():064x}",
+            "user_id": user.id,
+            "created_at": T0,
+            "last_seen_at": T0,
+            "expires_at": T0 + timedelta(hours=12),
+        }
+        return UserSession(**(values | fields))
 
     def product(self, client: Client, **fields: Any) -> Product:
         n = self.n()
@@ -320,6 +331,7 @@ def add(uow: UnitOfWork, obj: object) -> None:
         Client: uow.clients.add,
         User: uow.users.add,
         ApiToken: uow.api_tokens.add,
+        UserSession: uow.user_sessions.add,
         Warehouse: uow.warehouses.add,
         Product: uow.products.add,
         StockLevel: uow.stock.save_level,

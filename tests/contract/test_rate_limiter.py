@@ -18,10 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.ratelimit import UNAVAILABLE, FailOpenRateLimiter, LimitsRateLimiter
+from adapters.ratelimit import (
+    UNAVAILABLE,
+    FailOpenRateLimiter,
+    FallbackRateLimiter,
+    LimitsRateLimiter,
+)
 from adapters.system import ManualClock
 from core.errors import InvalidInput, StorelinkError
-from core.ports import Rate, RateLimiter
+from core.ports import Rate, RateLimitDecision, RateLimiter
 
 MakeLimiter = Callable[[], LimitsRateLimiter]
 
@@ -370,6 +375,122 @@ def test_failing_open_still_enforces_the_budget_while_storage_works(clock: Manua
 
 def test_failing_open_does_not_hide_an_invalid_cost() -> None:
     limiter = FailOpenRateLimiter(LimitsRateLimiter(unreachable_redis_url()))
+    with pytest.raises(InvalidInput):
+        limiter.acquire("k", Rate(1, 60), cost=2)
+
+
+# --- falling back to per-process budgets -------------------------------------------------------
+
+
+class SwitchableStorage:
+    """A ``RateLimiter`` whose storage can be taken down and brought back; counts its calls."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.calls = 0
+        self._limiter = LimitsRateLimiter("memory://")
+
+    def _reach(self) -> None:
+        self.calls += 1
+        if not self.up:
+            raise StorelinkError(
+                "rate limiter storage unavailable (ConnectionError)", code=UNAVAILABLE
+            )
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        self._reach()
+        return self._limiter.acquire(key, rate, cost)
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        self._reach()
+        return self._limiter.peek(key, rate, cost)
+
+    def reset(self, key: str, rate: Rate) -> None:
+        self._reach()
+        self._limiter.reset(key, rate)
+
+
+class Ticks:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "adapters.ratelimit" and r.levelno == level
+    ]
+
+
+def test_the_fallback_keeps_limiting_in_memory_while_redis_is_unreachable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = FallbackRateLimiter(LimitsRateLimiter(unreachable_redis_url(), timeout=0.5))
+    rate = Rate(3, 60)
+    with caplog.at_level(logging.INFO, logger="adapters.ratelimit"):
+        decisions = [limiter.acquire("login:1.2.3.4", rate) for _ in range(4)]
+        peeked = limiter.peek("login:1.2.3.4", rate)
+        limiter.reset("login:1.2.3.4", rate)
+        after_reset = limiter.acquire("login:1.2.3.4", rate)
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert decisions[-1].retry_after > 0
+    assert not peeked.allowed
+    assert after_reset.allowed
+    assert limiter.in_outage
+    (warning,) = _messages(caplog, logging.WARNING)  # once per outage, not per call
+    assert "per-process limits" in warning
+    assert "1.2.3.4" not in warning  # keys (addresses, accounts) are not logged
+
+
+def test_redis_is_asked_again_only_after_the_back_off() -> None:
+    storage, ticks = SwitchableStorage(), Ticks()
+    limiter = FallbackRateLimiter(storage, backoff=5.0, monotonic=ticks)
+    rate = Rate(100, 60)
+    storage.up = False
+    limiter.acquire("k", rate)
+    assert storage.calls == 1
+    for _ in range(10):
+        limiter.acquire("k", rate)
+    ticks.now += 4.9
+    limiter.acquire("k", rate)
+    assert storage.calls == 1  # the outage costs one attempt per back-off, not one per call
+    ticks.now += 0.2
+    limiter.acquire("k", rate)
+    assert storage.calls == 2
+    limiter.acquire("k", rate)
+    assert storage.calls == 2
+
+
+def test_when_redis_answers_again_the_shared_budget_applies_and_that_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage, ticks = SwitchableStorage(), Ticks()
+    limiter = FallbackRateLimiter(storage, backoff=5.0, monotonic=ticks)
+    rate = Rate(2, 60)
+    assert limiter.acquire("k", rate).allowed  # the shared budget: one of two spent
+    with caplog.at_level(logging.INFO, logger="adapters.ratelimit"):
+        storage.up = False
+        assert limiter.acquire("k", rate).allowed  # fallback: a fresh budget of its own
+        storage.up = True
+        ticks.now += 5.0
+        assert limiter.acquire("k", rate).allowed  # shared again: its second unit
+        assert not limiter.acquire("k", rate).allowed
+        storage.up = False
+        ticks.now += 60
+        limiter.acquire("k", rate)  # a second outage is announced again
+    assert limiter.in_outage
+    assert len(_messages(caplog, logging.WARNING)) == 2
+    assert len([m for m in _messages(caplog, logging.INFO) if "reachable again" in m]) == 1
+
+
+def test_the_fallback_does_not_hide_an_invalid_cost() -> None:
+    limiter = FallbackRateLimiter(LimitsRateLimiter(unreachable_redis_url()))
     with pytest.raises(InvalidInput):
         limiter.acquire("k", Rate(1, 60), cost=2)
 

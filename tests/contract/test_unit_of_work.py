@@ -16,10 +16,13 @@ import pytest
 from attrs import evolve
 
 from adapters.postgres import PostgresInboxWriter, PostgresUnitOfWork
+from adapters.system import ManualClock, UuidIdGenerator
 from core.errors import Conflict, NotFound
 from core.model import Client, StockLevel
 from core.ports import InboxWriter
+from core.services import Context, webhooks
 from core.services._context import UnitOfWorkInbox
+from core.services.integrations import StoreContext
 
 # --- the unit of work itself -------------------------------------------------------------------
 
@@ -1613,7 +1616,7 @@ def test_alerts_round_trip_and_are_listed_newest_first_and_filtered(uow_factory,
         resolved_at=make.at(5),
     )
     about_client = make.alert(client_id=client.id, created_at=make.at(2))
-    global_alert = make.alert(severity="info", created_at=make.at(3))
+    global_alert = make.alert(severity="info", code="store_auth_failed", created_at=make.at(3))
     with uow_factory() as uow:
         for alert in (about_order, about_client, global_alert):
             uow.alerts.add(alert)
@@ -1625,6 +1628,25 @@ def test_alerts_round_trip_and_are_listed_newest_first_and_filtered(uow_factory,
         assert uow.alerts.list(integration_id=integration.id) == [about_order]
         assert uow.alerts.list(unresolved_only=True) == [global_alert, about_client]
         assert uow.alerts.list(limit=1) == [global_alert]
+        assert uow.alerts.list(subject_id=about_order.subject_id) == [about_order]
+        assert uow.alerts.list(code="store_auth_failed") == [global_alert]
+        subject = about_order.subject_id
+        assert uow.alerts.list(subject_id=subject, code="unmapped_lines") == [about_order]
+        assert uow.alerts.list(subject_id=subject, code="store_auth_failed") == []
+        assert uow.alerts.count_unresolved(integration.id) == 0  # its one alert is resolved
+
+
+def test_the_unresolved_alerts_of_an_integration_are_counted_all(uow_factory, make, store):
+    integration = store["integration"]
+    with uow_factory() as uow:
+        for n in range(3):
+            uow.alerts.add(make.alert(integration_id=integration.id, created_at=make.at(n)))
+        uow.alerts.add(make.alert(integration_id=integration.id, resolved_at=make.at(9)))
+        uow.alerts.add(make.alert())
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.alerts.count_unresolved(integration.id) == 3
 
 
 def test_resolving_an_alert_keeps_the_first_resolution_time(uow_factory, make):
@@ -1715,3 +1737,55 @@ def test_dict_values_keep_their_types_through_a_round_trip(uow_factory, make):
         got = uow.inbox.get(event.id).payload
     assert got == payload
     assert [type(got[k]) for k in ("int", "float", "big", "bool")] == [int, float, int, bool]
+
+
+class _RecordingInbox:
+    """The adapter's writer, noting the raw document each event was handed with."""
+
+    def __init__(self, writer: InboxWriter) -> None:
+        self.writer = writer
+        self.documents: list[bytes | None] = []
+
+    def add(self, event, *, payload_json=None) -> bool:
+        self.documents.append(payload_json)
+        return self.writer.add(event, payload_json=payload_json)
+
+
+# Raw bodies of signed deliveries: whether ``receive`` may hand the body on to be stored as it
+# is (storable_json would change nothing), and the payload stored either way.
+RECEIVED = [
+    (
+        b'{"id": 1, "note": "plain \\u00e8", "total": 19.9}',
+        True,
+        {"id": 1, "note": "plain è", "total": 19.9},
+    ),
+    ('{"city": "Zürich"}'.encode(), True, {"city": "Zürich"}),
+    (b'{"note": "a\\u0000b"}', False, {"note": "ab"}),
+    (b'{"note": "a\\ud800b", "\\udc00": 1}', False, {"note": "a\ufffdb", "\ufffd": 1}),
+    (b'{"pair": "\\ud83c\\udfaa"}', False, {"pair": "\U0001f3aa"}),
+]
+
+
+@pytest.mark.parametrize("case", RECEIVED)
+def test_a_delivery_is_stored_storable_and_its_body_kept_only_when_nothing_changed(
+    uow_factory, inbox_writer, make, case
+):
+    body, verbatim, stored = case
+    inbox = _RecordingInbox(inbox_writer)
+    ctx = Context(uow=uow_factory, clock=ManualClock(), ids=UuidIdGenerator(), inbox=inbox)
+    sc = StoreContext(ctx=ctx, cipher=None, platforms={}, app_url="")  # type: ignore[arg-type]
+    delivery = webhooks.Delivery(
+        platform="shopify",
+        topic="orders/create",
+        shop="nobody.myshopify.com",
+        delivery_id=make.id(),
+        payload=json.loads(body),
+        body=body,
+    )
+
+    assert webhooks.receive(sc, delivery, integration_id=None) == "stored"
+
+    assert inbox.documents == [body if verbatim else None]
+    with uow_factory() as uow:
+        [event] = uow.inbox.list()
+    assert event.payload == stored

@@ -157,3 +157,43 @@ def test_an_empty_queue_or_a_zero_limit_claims_nothing(uow_factory, make, queue)
 
     assert _claim(uow_factory, queue, make.at(0), limit=0) == []
     assert len(_claim(uow_factory, queue, make.at(0), limit=1)) == 1
+
+
+def _backlog(uow_factory, queue):
+    with uow_factory() as uow:
+        return queue.of(uow).backlog()
+
+
+def test_an_empty_queue_has_no_backlog(uow_factory, queue):
+    backlog = _backlog(uow_factory, queue)
+
+    assert (backlog.depth, backlog.dead, backlog.oldest_at) == (0, 0, None)
+
+
+def test_the_backlog_counts_unfinished_items_by_state_and_dates_the_oldest_arrival(
+    uow_factory, make, queue
+):
+    arrival = "received_at" if queue.name == "inbox" else "created_at"
+    waiting, retrying = queue.claimable
+    items = [
+        queue.item(make, status=waiting, **{arrival: make.at(-5)}),
+        queue.item(make, status=waiting, **{arrival: make.at(-1)}),
+        queue.item(make, status=retrying, **{arrival: make.at(-7)}),
+        queue.item(make, status="processing", **{arrival: make.at(-3)}),
+        # given up on: counted, but older than everything and still not "the oldest"
+        queue.item(make, status="dead", **{arrival: make.at(-60)}),
+        queue.item(make, status="dead", **{arrival: make.at(-50)}),
+        # finished: not counted at all, however old
+        *(
+            queue.item(make, status=s, **{arrival: make.at(-90)})
+            for s in queue.settled
+            if s != "dead"
+        ),
+    ]
+    _add(uow_factory, queue, items)
+
+    backlog = _backlog(uow_factory, queue)
+
+    assert (backlog.waiting, backlog.retrying, backlog.processing, backlog.dead) == (2, 1, 1, 2)
+    assert backlog.depth == 4
+    assert backlog.oldest_at == make.at(-7)

@@ -9,8 +9,13 @@ from click.testing import CliRunner
 
 import tests.pg
 from adapters.crypto import generate_key_spec
+from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
+from adapters.postgres import PostgresUnitOfWork
+from adapters.system import SystemClock, UuidIdGenerator
+from core.errors import AuthenticationFailed
 from core.model import Integration
-from core.services import inventory
+from core.services import Context, inventory, sessions, tenancy
+from core.services.sessions import SessionPolicy
 from entrypoints.cli import main
 from tests.e2e.conftest import Stack
 
@@ -44,6 +49,53 @@ def test_users_and_tokens_are_created_from_the_command_line(env: dict[str, str])
     token = runner.invoke(main, ["user", "token", "owner@acme.test"], env=env)
     assert token.exit_code == 0
     assert token.output.strip().startswith("slk_")
+
+
+def _context(pg_database: tests.pg.ScratchDatabase) -> Context:
+    return Context(
+        uow=lambda: PostgresUnitOfWork(pg_database.db), clock=SystemClock(), ids=UuidIdGenerator()
+    )
+
+
+def test_users_are_disabled_enabled_and_given_new_passwords_from_the_command_line(
+    env: dict[str, str], pg_database: tests.pg.ScratchDatabase
+) -> None:
+    runner = CliRunner()
+    email = "owner@acme.test"
+    assert runner.invoke(main, ["client", "Acme"], env=env).exit_code == 0
+    args = ["user", "create", email, "--client", "Acme", "--role", "owner"]
+    assert runner.invoke(main, [*args, "--password", "first password"], env=env).exit_code == 0
+    token = runner.invoke(main, ["user", "token", email], env=env).output.strip()
+    ctx, hasher = _context(pg_database), Argon2PasswordHasher(parameters=TEST_PARAMETERS)
+    policy = SessionPolicy()
+    user = tenancy.authenticate(ctx, hasher, email=email, password="first password")
+    signed_in = [sessions.start(ctx, user, policy) for _ in range(2)]
+
+    disabled = runner.invoke(main, ["user", "disable", email], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    assert disabled.output.strip() == f"disabled {email}; 2 sessions signed out"
+    assert [sessions.resume(ctx, s, policy) for s in signed_in] == [None, None]
+    with pytest.raises(AuthenticationFailed):
+        tenancy.authenticate(ctx, hasher, email=email, password="first password")
+    with pytest.raises(AuthenticationFailed):
+        tenancy.authenticate_token(ctx, token)
+
+    enabled = runner.invoke(main, ["user", "enable", email], env=env)
+    assert (enabled.exit_code, enabled.output.strip()) == (0, f"enabled {email}")
+    assert tenancy.authenticate_token(ctx, token).email == email
+    again = sessions.start(ctx, user, policy)
+
+    changed = runner.invoke(
+        main, ["user", "password", email], env=env, input="second password\nsecond password\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert changed.output.strip().endswith(f"password of {email} changed; 1 session signed out")
+    assert sessions.resume(ctx, again, policy) is None
+    tenancy.authenticate(ctx, hasher, email=email, password="second password")
+
+    unknown = runner.invoke(main, ["user", "disable", "nobody@acme.test"], env=env)
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip() == "storelink: error: no user with e-mail 'nobody@acme.test'"
 
 
 @pytest.mark.parametrize(
@@ -85,6 +137,11 @@ def test_a_bad_setting_is_named_on_one_line(env: dict[str, str]) -> None:
         ("APP_URL", "ftp://x", "APP_URL must be an http(s) base URL"),
         ("TOKEN_ENCRYPTION_KEYS", "k1:short", "TOKEN_ENCRYPTION_KEYS entry 1"),
         ("SHOPIFY_API_VERSION", "latest", "SHOPIFY_API_VERSION must look like 2026-10"),
+        ("SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES must be a whole number from 1 to"),
+        ("SESSION_MAX_HOURS", "twelve", "SESSION_MAX_HOURS must be a whole number from 1 to"),
+        ("TRUSTED_PROXY_HOPS", "-1", "TRUSTED_PROXY_HOPS must be a whole number from 0 to 10"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 16 characters"),
     ]:
         result = CliRunner().invoke(main, ["migrate"], env={**env, name: value})
         assert result.exit_code == 1, name

@@ -4,11 +4,15 @@ uninstalling, redaction requests and disconnecting."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from adapters.shopify import ShopifyPlatform
+from core.errors import PayloadError, PlatformUnavailable
 from core.services.worker import Worker
+from core.store import StoreSession
 from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -266,3 +270,58 @@ def test_the_health_report_shows_backlog_failures_and_error_rate_per_store(
         assert web.get("/api/health/integrations").json() == {"integrations": []}
     with stack.http(stack.staff_token) as web:
         assert len(web.get("/api/health/integrations").json()["integrations"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("failure", "kept_as"),
+    [
+        (RuntimeError("a bug met this order"), "failed"),
+        (PayloadError("the order's payload is unusable"), "dead"),
+        (PlatformUnavailable("Shopify answered 503", operation="FulfillmentOrders"), None),
+    ],
+    ids=["bug", "bad-order", "store-down"],
+)
+def test_one_order_that_cannot_be_imported_does_not_hold_up_reconciliation(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, failure: Exception, kept_as: str | None
+) -> None:
+    """An order that fails for a reason of its own is kept as a failed event (listed, retried,
+    replayable) and the watermark moves on; a store that is down holds the watermark."""
+    stack.shop("acme", {"TENT-1": 5})
+    stack.product("TENT-1", on_hand=5)
+    integration = stack.connect("acme")
+    stack.control.set_faults(webhook_drop_rate=1.0)  # only reconciliation will see them
+    bad, good = (stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}]) for _ in "ab")
+    stack.control.flush_webhooks()
+    stack.control.clear_faults()
+    real = ShopifyPlatform.fulfillment_orders
+
+    def failing(self: ShopifyPlatform, session: StoreSession, order_id: str) -> Any:
+        if order_id == str(bad["id"]):
+            raise failure
+        return real(self, session, order_id)
+
+    monkeypatch.setattr(ShopifyPlatform, "fulfillment_orders", failing)
+    with stack.http(stack.owner_token) as web:
+        synced = web.post(f"/api/integrations/shopify/{integration.id}/sync-orders").json()
+        kept = web.get(f"/api/integrations/{integration.id}/events").json()["events"]
+    assert synced["imported"] == 1
+    assert stack.order_for(integration, good["id"]) is not None
+    assert stack.order_for(integration, bad["id"]) is None
+    with stack.services.ctx.uow() as uow:
+        watermark = uow.integrations.peek(integration.id)
+    assert watermark is not None
+    [bad_event] = [e for e in kept if f":{bad['id']}:" in e["delivery_id"]] or [None]
+    if kept_as is None:  # the store's fault: the same window is read again next time
+        assert watermark.orders_synced_at is None
+        assert bad_event is None
+        return
+    assert watermark.orders_synced_at is not None
+    assert bad_event is not None
+    assert (bad_event["status"], bad_event["source"]) == (kept_as, "reconcile")
+    assert str(failure) in bad_event["error"]
+    monkeypatch.setattr(ShopifyPlatform, "fulfillment_orders", real)  # the cause is fixed
+    with stack.http(stack.owner_token) as web:
+        replayed = web.post(f"/api/integrations/{integration.id}/events/{bad_event['id']}/retry")
+        assert replayed.status_code == 200, replayed.text
+    stack.settle()
+    assert stack.order_for(integration, bad["id"]) is not None

@@ -335,3 +335,68 @@ def test_a_fulfilment_that_failed_at_one_location_is_not_sent_twice_at_the_other
     assert stack.control.order(SHOP, placed["id"])["fulfillment_status"] == "fulfilled"
     with stack.services.ctx.uow() as uow:
         assert {s.sync_state for s in uow.shipments.for_order(order.id)} == {"synced"}
+
+
+def test_an_order_with_more_lines_than_a_page_is_imported_with_every_line(stack: Stack) -> None:
+    """170 lines: three pages of order lines, two of fulfillment-order lines."""
+    stack.shop("acme", {"TENT-1": 500})
+    tent = stack.product("TENT-1", on_hand=500)
+    integration = stack.connect("acme")
+    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 1}] * 170)
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    assert order.status == "allocated"
+    assert sorted(i.external_line_id or "" for i in order.items) == sorted(
+        str(li["id"]) for li in placed["line_items"]
+    )
+    assert stack.level(tent) == (500, 170)
+    pages = {
+        name: len(stack.control.calls(shop=SHOP, operation_name=name))
+        for name in ("OrderLineItems", "FulfillmentOrderLineItems")
+    }
+    assert pages == {"OrderLineItems": 2, "FulfillmentOrderLineItems": 1}
+
+
+def test_a_webhook_filtered_to_a_few_fields_still_imports_the_order(stack: Stack) -> None:
+    """A subscription with ``includeFields`` sends no line items: the order is read instead
+    of the delivery going dead as invalid."""
+    stack.shop("acme", {"TENT-1": 5})
+    tent = stack.product("TENT-1", on_hand=5)
+    integration = stack.connect("acme")
+    state = stack.sandbox.state
+    with state.lock:
+        for subscription in state.shop(SHOP).subscriptions.values():
+            subscription.include_fields = ["id", "updated_at"]
+    placed = stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])
+    stack.settle()
+    order = stack.order_for(integration, placed["id"])
+    assert order is not None
+    assert [(i.product_id, i.quantity) for i in order.items] == [(tent, 2)]
+    with stack.services.ctx.uow() as uow:
+        events = uow.inbox.list(integration_id=integration.id)
+    assert events
+    assert all(set(e.payload) == {"id", "updated_at"} for e in events)
+    assert {e.status for e in events} <= {"processed", "skipped"}, [e.error for e in events]
+
+
+def test_connecting_reads_the_shops_name_and_keeps_store_text_storable(stack: Stack) -> None:
+    """The shop's name is read at setup and listed with the integration; names and titles
+    the store holds with U+0000 or a lone surrogate are kept as storable text."""
+    shop = stack.control.create_shop(SHOP, name="Acme\x00 Outdoor \ud800")
+    stack.control.create_product(
+        SHOP,
+        "Tent\x00 two-person",
+        [{"sku": "TENT\x00-1", "inventory": {str(shop["primary_location_id"]): 3}}],
+    )
+    stack.control.update_location(SHOP, shop["primary_location_id"], name="Main\x00 store")
+    integration = stack.connect("acme")
+    assert integration.shop_name == "Acme Outdoor \ufffd"
+    with stack.http(stack.owner_token) as web:
+        listed = web.get("/api/integrations").json()["integrations"]
+    assert [(i["shop_domain"], i["shop_name"]) for i in listed] == [(SHOP, "Acme Outdoor \ufffd")]
+    with stack.services.ctx.uow() as uow:
+        (variant,) = uow.catalog.list(integration.id)
+        (location,) = uow.locations.for_integration(integration.id)
+    assert (variant.product_title, variant.sku) == ("Tent two-person", "TENT-1")
+    assert location.name == "Main store"

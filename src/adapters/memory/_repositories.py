@@ -17,6 +17,7 @@ from core.model import (
     OUTBOX_CLAIMABLE,
     Alert,
     ApiToken,
+    Backlog,
     CatalogVariant,
     Client,
     DirtyStock,
@@ -37,6 +38,7 @@ from core.model import (
     StockMovement,
     SyncRun,
     User,
+    UserSession,
     Warehouse,
     open_units,
 )
@@ -136,6 +138,49 @@ class MemoryApiTokenRepository(_Repo):
         for token_id in ids:
             self._tx.delete("api_tokens", token_id)
         return len(ids)
+
+
+class MemoryUserSessionRepository(_Repo):
+    def add(self, session: UserSession) -> None:
+        self._insert("user_sessions", session.id_hash, session, "session")
+
+    def get(self, id_hash: str) -> UserSession | None:
+        got: UserSession | None = self._tx.get("user_sessions", id_hash)
+        return got
+
+    def for_user(self, user_id: str) -> list[UserSession]:
+        found = self._tx.scan("user_sessions", lambda s: s.user_id == user_id)
+        return sorted(found, key=lambda s: (s.created_at, s.id_hash))
+
+    def touch(self, id_hash: str, when: datetime) -> None:
+        session = self.get(id_hash)
+        if session is not None:
+            session.last_seen_at = when
+            self._tx.put("user_sessions", id_hash, session)
+
+    def revoke(self, id_hash: str, when: datetime) -> bool:
+        session = self.get(id_hash)
+        if session is None or session.revoked_at is not None:
+            return False
+        session.revoked_at = when
+        self._tx.put("user_sessions", id_hash, session)
+        return True
+
+    def revoke_for_user(self, user_id: str, when: datetime, *, keep: str | None = None) -> int:
+        ended = [
+            s
+            for s in self.for_user(user_id)
+            if s.id_hash != keep and s.revoked_at is None and s.expires_at > when
+        ]
+        for session in ended:
+            self.revoke(session.id_hash, when)
+        return len(ended)
+
+    def purge(self, before: datetime) -> int:
+        old = [s.id_hash for s in self._tx.scan("user_sessions", lambda s: s.expires_at < before)]
+        for id_hash in old:
+            self._tx.delete("user_sessions", id_hash)
+        return len(old)
 
 
 class MemoryWarehouseRepository(_Repo):
@@ -675,6 +720,25 @@ def _claim(
     return claimed
 
 
+def _backlog(items: Iterable[InboxEvent | OutboxCommand]) -> Backlog:
+    counts = {"waiting": 0, "retrying": 0, "processing": 0, "dead": 0}
+    oldest: datetime | None = None
+    for item in items:
+        if item.status in ("received", "pending"):
+            state = "waiting"
+        elif item.status == "failed":
+            state = "retrying"
+        elif item.status in ("processing", "dead"):
+            state = item.status
+        else:
+            continue
+        counts[state] += 1
+        arrived = item.received_at if isinstance(item, InboxEvent) else item.created_at
+        if state != "dead" and (oldest is None or arrived < oldest):
+            oldest = arrived
+    return Backlog(**counts, oldest_at=oldest)
+
+
 class MemoryInboxRepository(_Repo):
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
         for other in self._tx.table("inbox").values():
@@ -730,6 +794,9 @@ class MemoryInboxRepository(_Repo):
                 counts[e.status] = counts.get(e.status, 0) + 1
         return counts
 
+    def backlog(self) -> Backlog:
+        return _backlog(self._tx.table("inbox").values())
+
 
 class MemoryOutboxRepository(_Repo):
     def add(self, command: OutboxCommand) -> bool:
@@ -760,6 +827,9 @@ class MemoryOutboxRepository(_Repo):
 
     def update(self, command: OutboxCommand) -> None:
         self._replace("outbox", command.id, command, "command")
+
+    def backlog(self) -> Backlog:
+        return _backlog(self._tx.table("outbox").values())
 
     def list(
         self,
@@ -792,6 +862,8 @@ class MemoryAlertRepository(_Repo):
         client_id: str | None = None,
         integration_id: str | None = None,
         unresolved_only: bool = False,
+        subject_id: str | None = None,
+        code: str | None = None,
         limit: int = 100,
     ) -> list[Alert]:
         found = self._tx.scan(
@@ -800,9 +872,18 @@ class MemoryAlertRepository(_Repo):
                 (client_id is None or a.client_id == client_id)
                 and (integration_id is None or a.integration_id == integration_id)
                 and (not unresolved_only or a.resolved_at is None)
+                and (subject_id is None or a.subject_id == subject_id)
+                and (code is None or a.code == code)
             ),
         )
         return sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)[:limit]
+
+    def count_unresolved(self, integration_id: str) -> int:
+        return sum(
+            1
+            for a in self._tx.table("alerts").values()
+            if a.integration_id == integration_id and a.resolved_at is None
+        )
 
     def resolve(self, alert_id: str, when: datetime) -> None:
         alert: Alert | None = self._tx.get("alerts", alert_id)

@@ -19,6 +19,7 @@ TABLES = (
     "clients",
     "users",
     "api_tokens",
+    "user_sessions",
     "warehouses",
     "products",
     "stock_levels",

@@ -23,6 +23,7 @@ class MemoryUnitOfWork:
         self.clients = r.MemoryClientRepository(tx)
         self.users = r.MemoryUserRepository(tx)
         self.api_tokens = r.MemoryApiTokenRepository(tx)
+        self.user_sessions = r.MemoryUserSessionRepository(tx)
         self.warehouses = r.MemoryWarehouseRepository(tx)
         self.products = r.MemoryProductRepository(tx)
         self.stock = r.MemoryStockRepository(tx)

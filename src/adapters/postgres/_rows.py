@@ -37,6 +37,7 @@ from core.model import (
     StockMovement,
     SyncRun,
     User,
+    UserSession,
     Warehouse,
 )
 
@@ -152,6 +153,7 @@ class Table(Generic[M]):
 CLIENTS = Table("clients", Client)
 USERS = Table("users", User)
 API_TOKENS = Table("api_tokens", ApiToken)
+USER_SESSIONS = Table("user_sessions", UserSession, key=("id_hash",))
 WAREHOUSES = Table("warehouses", Warehouse)
 PRODUCTS = Table("products", Product)
 STOCK_LEVELS = Table("stock_levels", StockLevel, key=("product_id", "warehouse_id"))

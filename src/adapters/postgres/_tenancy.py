@@ -1,4 +1,4 @@
-"""Clients, users and API tokens."""
+"""Clients, users, API tokens and signed-in sessions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import datetime
 
 from psycopg import sql
 
-from adapters.postgres._rows import API_TOKENS, CLIENTS, USERS
+from adapters.postgres._rows import API_TOKENS, CLIENTS, USER_SESSIONS, USERS
 from adapters.postgres._session import Repository, where
-from core.model import ApiToken, Client, User
+from core.model import ApiToken, Client, User, UserSession
 
 
 class PostgresClientRepository(Repository):
@@ -79,3 +79,46 @@ class PostgresApiTokenRepository(Repository):
 
     def delete_for_user(self, user_id: str) -> int:
         return self._s.write("DELETE FROM api_tokens WHERE user_id = %s", [user_id])
+
+
+class PostgresUserSessionRepository(Repository):
+    def add(self, session: UserSession) -> None:
+        self._s.write(
+            USER_SESSIONS.insert(),
+            USER_SESSIONS.params(session),
+            conflicts={"user_sessions_pkey": "that session already exists"},
+        )
+
+    def get(self, id_hash: str) -> UserSession | None:
+        row = self._s.row("SELECT * FROM user_sessions WHERE id_hash = %s", [id_hash])
+        return None if row is None else USER_SESSIONS.load(row)
+
+    def for_user(self, user_id: str) -> builtins.list[UserSession]:
+        rows = self._s.rows(
+            "SELECT * FROM user_sessions WHERE user_id = %s ORDER BY created_at, id_hash",
+            [user_id],
+        )
+        return [USER_SESSIONS.load(row) for row in rows]
+
+    def touch(self, id_hash: str, when: datetime) -> None:
+        self._s.write(
+            "UPDATE user_sessions SET last_seen_at = %s WHERE id_hash = %s", [when, id_hash]
+        )
+
+    def revoke(self, id_hash: str, when: datetime) -> bool:
+        ended = self._s.write(
+            "UPDATE user_sessions SET revoked_at = %s WHERE id_hash = %s AND revoked_at IS NULL",
+            [when, id_hash],
+        )
+        return ended > 0
+
+    def revoke_for_user(self, user_id: str, when: datetime, *, keep: str | None = None) -> int:
+        return self._s.write(
+            "UPDATE user_sessions SET revoked_at = %(when)s"
+            " WHERE user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > %(when)s"
+            " AND id_hash IS DISTINCT FROM %(keep)s",
+            {"when": when, "user_id": user_id, "keep": keep},
+        )
+
+    def purge(self, before: datetime) -> int:
+        return self._s.write("DELETE FROM user_sessions WHERE expires_at < %s", [before])

@@ -25,6 +25,7 @@ from adapters.postgres._tenancy import (
     PostgresApiTokenRepository,
     PostgresClientRepository,
     PostgresUserRepository,
+    PostgresUserSessionRepository,
 )
 from adapters.postgres._work import (
     PostgresAlertRepository,
@@ -52,6 +53,7 @@ from core.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
     UserRepository,
+    UserSessionRepository,
     WarehouseRepository,
 )
 
@@ -67,6 +69,7 @@ class PostgresUnitOfWork:
     clients: ClientRepository
     users: UserRepository
     api_tokens: ApiTokenRepository
+    user_sessions: UserSessionRepository
     warehouses: WarehouseRepository
     products: ProductRepository
     stock: StockRepository
@@ -97,6 +100,7 @@ class PostgresUnitOfWork:
         self.clients = PostgresClientRepository(session)
         self.users = PostgresUserRepository(session)
         self.api_tokens = PostgresApiTokenRepository(session)
+        self.user_sessions = PostgresUserSessionRepository(session)
         self.warehouses = PostgresWarehouseRepository(session)
         self.products = PostgresProductRepository(session)
         self.stock = PostgresStockRepository(session)

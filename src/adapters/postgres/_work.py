@@ -25,6 +25,7 @@ from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
     Alert,
+    Backlog,
     InboxEvent,
     InboxStatus,
     OutboxCommand,
@@ -123,6 +124,47 @@ def _inbox_params(event: InboxEvent, payload_json: bytes | None) -> Row:
     return params
 
 
+_STATES = {
+    "received": "waiting",
+    "pending": "waiting",
+    "failed": "retrying",
+    "processing": "processing",
+    "dead": "dead",
+}
+
+
+def _backlog_query(table: Table[Any], arrived: str, statuses: tuple[str, ...]) -> sql.Composed:
+    # One pass over the (status, arrival, id) index: a count and the earliest arrival per
+    # unfinished status. The statuses are the model's constants, quoted as literals.
+    return sql.SQL(
+        "SELECT status, count(*) AS n, min({arrived}) AS oldest FROM {table}"
+        " WHERE status IN ({statuses}) GROUP BY status"
+    ).format(
+        table=table.ident,
+        arrived=sql.Identifier(arrived),
+        statuses=sql.SQL(", ").join(sql.Literal(status) for status in statuses),
+    )
+
+
+_BACKLOG_INBOX = _backlog_query(
+    INBOX_EVENTS, "received_at", ("received", "failed", "processing", "dead")
+)
+_BACKLOG_OUTBOX = _backlog_query(
+    OUTBOX_COMMANDS, "created_at", ("pending", "failed", "processing", "dead")
+)
+
+
+def _backlog(session: Session, query: sql.Composed) -> Backlog:
+    counts = {"waiting": 0, "retrying": 0, "processing": 0, "dead": 0}
+    oldest: datetime | None = None
+    for row in session.rows(query):
+        state = _STATES[row["status"]]
+        counts[state] += int(row["n"])
+        if state != "dead" and (oldest is None or row["oldest"] < oldest):
+            oldest = row["oldest"]
+    return Backlog(**counts, oldest_at=oldest)
+
+
 class PostgresInboxRepository(Repository):
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
         inserted = self._s.write(_INSERT_INBOX, _inbox_params(event, payload_json), savepoint=False)
@@ -160,6 +202,9 @@ class PostgresInboxRepository(Repository):
             [integration_id, since],
         )
         return {row["status"]: int(row["n"]) for row in rows}
+
+    def backlog(self) -> Backlog:
+        return _backlog(self._s, _BACKLOG_INBOX)
 
     def list(
         self,
@@ -243,6 +288,9 @@ class PostgresOutboxRepository(Repository):
     def update(self, command: OutboxCommand) -> None:
         self._update(OUTBOX_COMMANDS, command)
 
+    def backlog(self) -> Backlog:
+        return _backlog(self._s, _BACKLOG_OUTBOX)
+
     def list(
         self,
         *,
@@ -294,6 +342,8 @@ class PostgresAlertRepository(Repository):
         client_id: str | None = None,
         integration_id: str | None = None,
         unresolved_only: bool = False,
+        subject_id: str | None = None,
+        code: str | None = None,
         limit: int = 100,
     ) -> builtins.list[Alert]:
         conditions: builtins.list[sql.Composable] = []
@@ -303,13 +353,30 @@ class PostgresAlertRepository(Repository):
             conditions.append(sql.SQL("integration_id = %(integration_id)s"))
         if unresolved_only:
             conditions.append(sql.SQL("resolved_at IS NULL"))
+        if subject_id is not None:
+            conditions.append(sql.SQL("subject_id = %(subject_id)s"))
+        if code is not None:
+            conditions.append(sql.SQL("code = %(code)s"))
         query = (
             sql.SQL("SELECT * FROM alerts")
             + where(conditions)
             + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s")
         )
-        params = {"client_id": client_id, "integration_id": integration_id, "limit": limit}
+        params = {
+            "client_id": client_id,
+            "integration_id": integration_id,
+            "subject_id": subject_id,
+            "code": code,
+            "limit": limit,
+        }
         return [ALERTS.load(row) for row in self._s.rows(query, params)]
+
+    def count_unresolved(self, integration_id: str) -> int:
+        row = self._s.row(
+            "SELECT count(*) AS n FROM alerts WHERE integration_id = %s AND resolved_at IS NULL",
+            [integration_id],
+        )
+        return 0 if row is None else int(row["n"])
 
 
 class PostgresSyncRunRepository(Repository):

@@ -4,6 +4,10 @@ Webhook payloads (REST-shaped, ``snake_case``) and GraphQL answers (``camelCase`
 structured into attrs classes that mirror them (only the fields read; unknown keys ignored),
 then mapped to the core's types. A shape marked ``graphql_shape`` reads its fields under their
 camelCase names. Ids arrive as numbers, numeric text or gids and leave as numeric text.
+
+Every string read through it is made storable (``core.text.storable_text``: no U+0000, no
+lone surrogate), so nothing read from a store can fail to be saved: order notes, addresses,
+line titles, product titles, the shop's name, Shopify's own messages.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from cattrs.preconf.json import JsonConverter, make_converter
 
 from adapters.shopify._ids import from_gid
 from core.errors import PayloadError
+from core.text import storable_text
 
 __all__ = ["Id", "Tags", "converter", "graphql_shape", "structure"]
 
@@ -48,7 +53,7 @@ def _camel(name: str) -> str:
 
 def _text(value: object, _: object) -> str:
     if isinstance(value, str):
-        return value
+        return storable_text(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"expected text, got {type(value).__name__}")
@@ -86,9 +91,9 @@ def _id(value: object, _: object) -> Id:
 
 def _tags(value: object, _: object) -> Tags:
     if isinstance(value, str):
-        return Tags(tuple(t.strip() for t in value.split(",") if t.strip()))
+        return Tags(tuple(t.strip() for t in storable_text(value).split(",") if t.strip()))
     if isinstance(value, list | tuple) and all(isinstance(t, str) for t in value):
-        return Tags(tuple(t.strip() for t in value if t.strip()))
+        return Tags(tuple(t.strip() for t in map(storable_text, value) if t.strip()))
     raise ValueError("expected tags as text or a list of text")
 
 

@@ -4,7 +4,9 @@
 from here (by name), and a test validates each against Shopify's 2026-10 schema, so a field
 or argument Shopify does not have fails the build. Fragments are appended to the documents
 that use them. Page sizes are fixed here so every document's requested cost stays under
-Shopify's 1,000-point ceiling for a single query (checked by a test too).
+Shopify's 1,000-point ceiling for a single query (checked by a test too). A page size is never
+a limit on what is read: every connection that is read whole selects its ``pageInfo``, and the
+platform reads the following pages (with the ``...More`` documents) until there are none.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "LOCATION_LEVELS_PAGE_SIZE",
     "MAX_CATALOG_PAGE_SIZE",
     "ORDERS_PAGE_SIZE",
+    "SHIPPING_LINES_PAGE_SIZE",
     "WEBHOOKS_PAGE_SIZE",
 ]
 
@@ -29,6 +32,8 @@ MAX_CATALOG_PAGE_SIZE: Final = 250  # the catalog page size is configurable up t
 ORDERS_PAGE_SIZE: Final = 10
 LINE_ITEMS_PAGE_SIZE: Final = 15
 LINE_ITEMS_MORE_PAGE_SIZE: Final = 150
+SHIPPING_LINES_PAGE_SIZE: Final = 5  # most orders have one; more are paged
+SHIPPING_LINES_MORE_PAGE_SIZE: Final = 250
 FULFILLMENT_ORDERS_PAGE_SIZE: Final = 3  # most orders have one; more are paged
 FULFILLMENT_ORDER_LINES_PAGE_SIZE: Final = 20  # keeps the requested cost near 200 points
 FULFILLMENT_ORDER_LINES_MORE_PAGE_SIZE: Final = 250
@@ -84,7 +89,10 @@ fragment OrderFields on Order {{
   shippingAddress {{
     name company address1 address2 city province provinceCode zip country countryCodeV2 phone
   }}
-  shippingLines(first: 5) {{ nodes {{ title code }} }}
+  shippingLines(first: {SHIPPING_LINES_PAGE_SIZE}) {{
+    nodes {{ title code }}
+    {_PAGE_INFO}
+  }}
   lineItems(first: {LINE_ITEMS_PAGE_SIZE}) {{
     nodes {{ ...LineItemFields }}
     {_PAGE_INFO}
@@ -169,6 +177,17 @@ query OrderLineItems($id: ID!, $after: String) {{
   }}
 }}
 {_LINE_ITEM_FIELDS}"""
+
+ORDER_SHIPPING_LINES: Final = f"""
+query OrderShippingLines($id: ID!, $after: String) {{
+  order(id: $id) {{
+    shippingLines(first: {SHIPPING_LINES_MORE_PAGE_SIZE}, after: $after) {{
+      nodes {{ title code }}
+      {_PAGE_INFO}
+    }}
+  }}
+}}
+"""
 
 FULFILLMENT_ORDERS: Final = f"""
 query FulfillmentOrders($id: ID!, $after: String) {{
@@ -355,6 +374,7 @@ DOCUMENTS: Final[dict[str, str]] = {
     "OrdersUpdatedSince": ORDERS_UPDATED_SINCE,
     "Order": ORDER,
     "OrderLineItems": ORDER_LINE_ITEMS,
+    "OrderShippingLines": ORDER_SHIPPING_LINES,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
     "FulfillmentOrderLineItems": FULFILLMENT_ORDER_LINE_ITEMS,
     "FulfillmentCreate": FULFILLMENT_CREATE,

@@ -15,6 +15,10 @@ and jitter, resending the same variables (so an ``@idempotent`` key is reused). 
 run out the call fails with a ``core.errors`` type saying which operation on which shop
 failed and why. The access token travels only in the ``X-Shopify-Access-Token`` header; it is
 never logged and never part of an error.
+
+Metrics: every answer (or failed attempt) is reported to the ``Metrics`` port as ``ok``,
+``throttled``, ``unavailable`` (5xx, timeout, connection, a retryable error), ``auth_error``
+or ``rejected``, with the requested and actual cost points of the queries Shopify ran.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from core.errors import (
     PlatformThrottled,
     PlatformUnavailable,
 )
-from core.ports import Clock, Rate, RateLimiter
+from core.observability import NoMetrics
+from core.ports import Clock, Metrics, Rate, RateLimiter
 from core.store import StoreSession
 
 __all__ = ["GraphQLClient", "ThrottleStatus", "shop_base_url"]
@@ -155,6 +160,7 @@ class GraphQLClient:
     clock: Clock
     sleep: Callable[[float], None]
     random: Callable[[], float]
+    metrics: Metrics = field(factory=NoMetrics)
     _seen: dict[str, _Seen] = field(factory=dict, init=False)
     _actual: dict[str, int] = field(factory=dict, init=False)
 
@@ -273,6 +279,50 @@ class GraphQLClient:
         requested: int,
         units: int,
     ) -> Mapping[str, Any]:
+        """``_send`` with its outcome counted."""
+        try:
+            data, cost = self._send(
+                session,
+                operation=operation,
+                document=document,
+                variables=variables,
+                requested=requested,
+                units=units,
+            )
+        except _Throttled:
+            self._count(operation, "throttled")
+            raise
+        except _Retry:
+            self._count(operation, "unavailable")
+            raise
+        except PlatformAuthError:
+            self._count(operation, "auth_error")
+            raise
+        except PlatformRejected:
+            self._count(operation, "rejected")
+            raise
+        self._count(operation, "ok", cost)
+        return data
+
+    def _count(self, operation: str, outcome: str, cost: _Cost | None = None) -> None:
+        self.metrics.store_request(
+            "shopify",
+            operation,
+            outcome,
+            requested_cost=cost.requested if cost else None,
+            actual_cost=cost.actual if cost else None,
+        )
+
+    def _send(
+        self,
+        session: StoreSession,
+        *,
+        operation: str,
+        document: str,
+        variables: Mapping[str, object],
+        requested: int,
+        units: int,
+    ) -> tuple[Mapping[str, Any], _Cost | None]:
         token = session.access_token
         try:
             response = self.http.post(
@@ -340,7 +390,7 @@ class GraphQLClient:
                 f"Shopify answered {operation} on {session.shop} without data", operation=operation
             )
         self._charge(session.shop, operation, cost, units)
-        return data
+        return data, cost
 
     # --- budget --------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Protocol, Self, TypeVar
 
 import httpx
 from attrs import define, field
@@ -44,19 +44,19 @@ from adapters.shopify._shapes import (
     CatalogAnswer,
     FulfillmentCreateAnswer,
     FulfillmentOrder,
-    FulfillmentOrderLine,
     FulfillmentOrderLinesAnswer,
     FulfillmentOrdersAnswer,
     InventoryItemsAnswer,
     InventorySetAnswer,
     LevelsByIdAnswer,
-    LineItem,
     LocationLevelsAnswer,
     LocationsAnswer,
     Order,
     OrderAnswer,
     OrderLinesAnswer,
     OrdersAnswer,
+    OrderShippingLinesAnswer,
+    PageInfo,
     ShopAnswer,
     TrackedItem,
     UserError,
@@ -75,7 +75,8 @@ from core.errors import (
     PlatformThrottled,
     PlatformUnavailable,
 )
-from core.ports import Clock, RateLimiter, StorePlatform
+from core.observability import NoMetrics
+from core.ports import Clock, Metrics, RateLimiter, StorePlatform
 from core.store import (
     CatalogPage,
     Credentials,
@@ -103,6 +104,20 @@ __all__ = ["MAX_INVENTORY_BATCH", "ShopifyPlatform", "topic_from_enum", "topic_t
 log = logging.getLogger("adapters.shopify")
 
 T = TypeVar("T")
+A = TypeVar("A")
+N = TypeVar("N")
+N_co = TypeVar("N_co", covariant=True)
+
+
+class _Page(Protocol[N_co]):
+    """One page of a GraphQL connection, as the answer shapes hold it."""
+
+    @property
+    def nodes(self) -> tuple[N_co, ...]: ...
+
+    @property
+    def page_info(self) -> PageInfo: ...
+
 
 MAX_INVENTORY_BATCH: Final = 250
 _STALE: Final = "CHANGE_FROM_QUANTITY_STALE"
@@ -182,7 +197,8 @@ class ShopifyPlatform:
 
     ``http`` may be given (tests pass one with a mock transport); otherwise the platform owns
     one and ``close()`` (or ``with``) closes it. ``sleep`` and ``random`` are injectable so
-    retries and throttling can be tested without waiting.
+    retries and throttling can be tested without waiting. ``metrics`` hears every API
+    request's outcome and cost.
     """
 
     config: ShopifyConfig
@@ -191,6 +207,7 @@ class ShopifyPlatform:
     http: httpx.Client | None = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     random: Callable[[], float] = field(default=_random.random, repr=False)
+    metrics: Metrics = field(factory=NoMetrics, repr=False, kw_only=True)
     name: str = field(default="shopify", init=False)
     inventory_batch_limit: int = field(default=MAX_INVENTORY_BATCH, init=False)
     _client: httpx.Client = field(init=False, repr=False)
@@ -208,6 +225,7 @@ class ShopifyPlatform:
             clock=self.clock,
             sleep=self.sleep,
             random=self.random,
+            metrics=self.metrics,
         )
 
     def close(self) -> None:
@@ -555,18 +573,21 @@ class ShopifyPlatform:
         active = [loc for loc in asked if loc in known and known[loc].active]
         if expected_items > self.config.inventory_bulk_threshold:
             items, levels = self._bulk_inventory(session, frozenset(active))
+            read = active
         else:
-            items, levels = self._paged_inventory(session, active)
+            items, levels, read = self._paged_inventory(session, active)
         return InventorySnapshot(
             levels=tuple(sorted(levels, key=lambda lv: (lv.location_id, lv.inventory_item_id))),
             items=frozenset(items),
-            locations=frozenset(active),
+            locations=frozenset(read),
         )
 
     def _paged_inventory(
         self, session: StoreSession, locations: Sequence[str]
-    ) -> tuple[dict[str, bool], list[StoreInventoryLevel]]:
-        """Every item (id -> tracked), then each location's levels of the tracked ones."""
+    ) -> tuple[dict[str, bool], list[StoreInventoryLevel], list[str]]:
+        """Every item (id -> tracked), then each location's levels of the tracked ones, and
+        the locations read (one deleted before its first page is left out; one deleted
+        between two pages is ``PlatformUnavailable``, not a location with half its levels)."""
         items: dict[str, bool] = {}
         cursor: str | None = None
         while True:
@@ -581,6 +602,7 @@ class ShopifyPlatform:
             if cursor is None:
                 break
         levels: list[StoreInventoryLevel] = []
+        read: list[str] = []
         for location in locations:
             cursor = None
             while True:
@@ -594,8 +616,16 @@ class ShopifyPlatform:
                     },
                     LocationLevelsAnswer,
                 )
-                if answer.location is None:  # deleted since the locations were read
-                    break
+                if answer.location is None:
+                    if cursor is None:  # deleted since the locations were read
+                        break
+                    raise PlatformUnavailable(
+                        f"location {location} on {session.shop} disappeared while its "
+                        "inventory levels were read",
+                        operation="LocationInventoryLevels",
+                    )
+                if cursor is None:
+                    read.append(location)
                 connection = answer.location.inventory_levels
                 levels.extend(
                     node.to_core(location) for node in connection.nodes if items.get(node.item.id)
@@ -603,7 +633,7 @@ class ShopifyPlatform:
                 cursor = connection.page_info.next_cursor
                 if cursor is None:
                     break
-        return items, levels
+        return items, levels, read
 
     def _bulk_inventory(
         self, session: StoreSession, locations: frozenset[str]
@@ -798,26 +828,58 @@ class ShopifyPlatform:
         return None if answer.order is None else self._whole_order(session, answer.order)
 
     def _whole_order(self, session: StoreSession, order: Order) -> StoreOrder:
-        """The order with every line item (pages beyond the first fetched separately)."""
-        more: list[LineItem] = []
-        cursor = order.line_items.page_info.next_cursor
+        """The order with every line item and shipping line (pages after the first read)."""
+        gid = to_gid("Order", order.id)
+        lines = self._rest(
+            session,
+            "OrderLineItems",
+            owner=gid,
+            first=order.line_items.page_info,
+            shape=OrderLinesAnswer,
+            connection=lambda answer: answer.order.line_items if answer.order else None,
+        )
+        shipping = self._rest(
+            session,
+            "OrderShippingLines",
+            owner=gid,
+            first=order.shipping_lines.page_info if order.shipping_lines else None,
+            shape=OrderShippingLinesAnswer,
+            connection=lambda answer: answer.order.shipping_lines if answer.order else None,
+        )
+        return order.to_core(tuple(lines), tuple(shipping))
+
+    def _rest(
+        self,
+        session: StoreSession,
+        operation: str,
+        *,
+        owner: str,
+        first: PageInfo | None,
+        shape: type[A],
+        connection: Callable[[A], _Page[N] | None],
+    ) -> list[N]:
+        """The nodes of a connection of ``owner`` (a gid) after its first page, read until
+        Shopify says there are no more. ``owner`` gone between two pages is
+        ``PlatformUnavailable`` (read it again later), never a part taken for the whole."""
+        found: list[N] = []
+        cursor = first.next_cursor if first else None
         while cursor is not None:
-            answer = self._graphql.query(
-                session,
-                "OrderLineItems",
-                {"id": to_gid("Order", order.id), "after": cursor},
-                OrderLinesAnswer,
-            )
-            if answer.order is None:
-                break
-            more.extend(answer.order.line_items.nodes)
-            cursor = answer.order.line_items.page_info.next_cursor
-        return order.to_core(tuple(more))
+            answer = self._graphql.query(session, operation, {"id": owner, "after": cursor}, shape)
+            page = connection(answer)
+            if page is None:
+                raise PlatformUnavailable(
+                    f"{owner} on {session.shop} disappeared while {operation} were read",
+                    operation=operation,
+                )
+            found.extend(page.nodes)
+            cursor = page.page_info.next_cursor
+        return found
 
     def fulfillment_orders(
         self, session: StoreSession, order_id: str
     ) -> list[StoreFulfillmentOrder]:
-        """The order's fulfillment orders with locations and lines (none if no such order)."""
+        """The order's fulfillment orders with locations and every line (none if no such
+        order). An order gone after the first page is ``PlatformUnavailable``."""
         found: list[StoreFulfillmentOrder] = []
         cursor: str | None = None
         while True:
@@ -828,7 +890,13 @@ class ShopifyPlatform:
                 FulfillmentOrdersAnswer,
             )
             if answer.order is None:
-                return found
+                if cursor is None:
+                    return found
+                raise PlatformUnavailable(
+                    f"order {order_id} on {session.shop} disappeared while its fulfillment "
+                    "orders were read",
+                    operation="FulfillmentOrders",
+                )
             connection = answer.order.fulfillment_orders
             found.extend(
                 self._whole_fulfillment_order(session, fo, answer.order.id)
@@ -841,19 +909,16 @@ class ShopifyPlatform:
     def _whole_fulfillment_order(
         self, session: StoreSession, fo: FulfillmentOrder, order_id: str
     ) -> StoreFulfillmentOrder:
-        more: list[FulfillmentOrderLine] = []
-        cursor = fo.line_items.page_info.next_cursor
-        while cursor is not None:
-            answer = self._graphql.query(
-                session,
-                "FulfillmentOrderLineItems",
-                {"id": to_gid("FulfillmentOrder", fo.id), "after": cursor},
-                FulfillmentOrderLinesAnswer,
-            )
-            if answer.fulfillment_order is None:
-                break
-            more.extend(answer.fulfillment_order.line_items.nodes)
-            cursor = answer.fulfillment_order.line_items.page_info.next_cursor
+        more = self._rest(
+            session,
+            "FulfillmentOrderLineItems",
+            owner=to_gid("FulfillmentOrder", fo.id),
+            first=fo.line_items.page_info,
+            shape=FulfillmentOrderLinesAnswer,
+            connection=lambda answer: (
+                answer.fulfillment_order.line_items if answer.fulfillment_order else None
+            ),
+        )
         return fo.to_core(order_id, tuple(more))
 
     # --- writing to the store ------------------------------------------------------------------

@@ -42,7 +42,9 @@ __all__ = [
     "LocationsAnswer",
     "OrderAnswer",
     "OrderLinesAnswer",
+    "OrderShippingLinesAnswer",
     "OrdersAnswer",
+    "PageInfo",
     "ShopAnswer",
     "TrackedItem",
     "WebhookCreateAnswer",
@@ -54,8 +56,15 @@ __all__ = [
 @graphql_shape
 @frozen
 class PageInfo:
+    """A connection's paging. A next page without a cursor to reach it is refused here, so
+    no reader can take what it has for everything."""
+
     has_next_page: bool
     end_cursor: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.has_next_page and not self.end_cursor:
+            raise ValueError("pageInfo says there is a next page but gives no endCursor")
 
     @property
     def next_cursor(self) -> str | None:
@@ -410,7 +419,8 @@ class ShippingLine:
 @graphql_shape
 @frozen
 class ShippingLineConnection:
-    nodes: tuple[ShippingLine, ...] = ()
+    nodes: tuple[ShippingLine, ...]
+    page_info: PageInfo
 
 
 _FINANCIAL = {
@@ -471,8 +481,14 @@ class Order:
             return shifted
         return self.number
 
-    def to_core(self, more_lines: tuple[LineItem, ...] = ()) -> StoreOrder:
+    def to_core(
+        self,
+        more_lines: tuple[LineItem, ...] = (),
+        more_shipping: tuple[ShippingLine, ...] = (),
+    ) -> StoreOrder:
+        """The order, with the line items and shipping lines of the pages after the first."""
         financial = self.display_financial_status
+        shipping = (*(self.shipping_lines.nodes if self.shipping_lines else ()), *more_shipping)
         fulfillment = self.display_fulfillment_status
         return StoreOrder(
             id=self.id,
@@ -492,11 +508,7 @@ class Order:
             tags=self.tags or (),
             note=self.note,
             shipping_address=self.shipping_address.to_core() if self.shipping_address else None,
-            shipping_methods=shipping_methods(
-                [(s.title, s.code) for s in self.shipping_lines.nodes]
-                if self.shipping_lines
-                else []
-            ),
+            shipping_methods=shipping_methods([(s.title, s.code) for s in shipping]),
             currency=self.currency_code,
             customer_id=self.customer.id if self.customer else None,
         )
@@ -531,6 +543,18 @@ class OrderLines:
 @frozen
 class OrderLinesAnswer:
     order: OrderLines | None = None
+
+
+@graphql_shape
+@frozen
+class OrderShippingLines:
+    shipping_lines: ShippingLineConnection
+
+
+@graphql_shape
+@frozen
+class OrderShippingLinesAnswer:
+    order: OrderShippingLines | None = None
 
 
 # --- fulfillment orders ------------------------------------------------------------------------

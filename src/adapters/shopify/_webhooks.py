@@ -1,9 +1,12 @@
 """Webhook payloads (REST-shaped JSON) into the core's events.
 
 Each topic maps to one payload shape; ``parse_webhook`` structures the payload with the
-Shopify converter and maps it to a ``StoreEvent``. An order payload needs an ``id`` and line
-items; every other field may be missing (old payloads lack ``current_quantity``,
-``fulfillable_quantity``, ``admin_graphql_api_id``; a ``fields=`` filtered read lacks most).
+Shopify converter and maps it to a ``StoreEvent``. A whole order payload has an ``id``, line
+items and ``updated_at``; every other field may be missing (old payloads lack
+``current_quantity``, ``fulfillable_quantity``, ``admin_graphql_api_id``). An order webhook
+that is not a whole order (a subscription filtered with ``fields=``, say ``id,updated_at``)
+still names its order (``id`` or ``admin_graphql_api_id``): it becomes ``OrderChanged``, and
+the handler reads the order from the store.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from core.store import (
     CustomersDataRequest,
     CustomersRedact,
     OrderCancelled,
+    OrderChanged,
     OrderEdited,
     OrderFulfilled,
     OrderPlaced,
@@ -111,6 +115,15 @@ class RestOrder:
     shipping_lines: tuple[RestShippingLine, ...] | None = None
     currency: str | None = None
     customer: RestCustomer | None = None
+
+
+@frozen
+class RestOrderRef:
+    """What any order webhook names, however its fields were filtered."""
+
+    id: Id | None = None
+    admin_graphql_api_id: Id | None = None
+    updated_at: datetime | None = None
 
 
 @frozen
@@ -281,11 +294,34 @@ def _uninstalled(payload: Mapping[str, object], shop: str) -> StoreEvent:
     return AppUninstalled(shop=shop)
 
 
+def _is_whole_order(payload: Mapping[str, object]) -> bool:
+    """Does the payload carry the order itself (not only which order changed)?"""
+    lines = payload.get("line_items")
+    if isinstance(lines, list) and not lines:  # an order has lines: these are not its own
+        return False
+    return "line_items" in payload and payload.get("updated_at") is not None
+
+
+def _order_event(
+    kind: Callable[[StoreOrder], StoreEvent],
+) -> Callable[[Mapping[str, object], str], StoreEvent]:
+    def parse(payload: Mapping[str, object], _: str) -> StoreEvent:
+        if _is_whole_order(payload):
+            return kind(parse_order(payload))
+        ref = structure(payload, RestOrderRef, "order payload")
+        order_id = ref.id or ref.admin_graphql_api_id
+        if order_id is None:
+            raise PayloadError("order payload names no order (no id, no admin_graphql_api_id)")
+        return OrderChanged(order_id=order_id, updated_at=ref.updated_at)
+
+    return parse
+
+
 TOPICS: Final[Mapping[str, Callable[[Mapping[str, object], str], StoreEvent]]] = {
-    "orders/create": lambda p, _: OrderPlaced(parse_order(p)),
-    "orders/updated": lambda p, _: OrderUpdated(parse_order(p)),
-    "orders/cancelled": lambda p, _: OrderCancelled(parse_order(p)),
-    "orders/fulfilled": lambda p, _: OrderFulfilled(parse_order(p)),
+    "orders/create": _order_event(OrderPlaced),
+    "orders/updated": _order_event(OrderUpdated),
+    "orders/cancelled": _order_event(OrderCancelled),
+    "orders/fulfilled": _order_event(OrderFulfilled),
     "orders/edited": _edited,
     "app/uninstalled": _uninstalled,
     "customers/data_request": _data_request,

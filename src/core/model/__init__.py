@@ -28,12 +28,13 @@ from core.model.orders import (
     open_units,
 )
 from core.model.stock import MovementKind, Product, StockLevel, StockMovement, Warehouse
-from core.model.tenancy import ROLES, ApiToken, Client, Role, User
+from core.model.tenancy import ROLES, ApiToken, Client, Role, User, UserSession
 from core.model.work import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
     Alert,
     AlertSeverity,
+    Backlog,
     InboxEvent,
     InboxStatus,
     OutboxCommand,
@@ -54,6 +55,7 @@ __all__ = [
     "Alert",
     "AlertSeverity",
     "ApiToken",
+    "Backlog",
     "CatalogVariant",
     "Client",
     "DirtyStock",
@@ -82,6 +84,7 @@ __all__ = [
     "StockMovement",
     "SyncRun",
     "User",
+    "UserSession",
     "Warehouse",
     "open_units",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from attrs import define, field
@@ -53,3 +53,24 @@ class ApiToken:
     created_at: datetime
     label: str = ""
     last_used_at: datetime | None = field(default=None)
+
+
+@define
+class UserSession:
+    """A browser signed in as a user. The session id lives only in the browser's cookie; the
+    server keeps its SHA-256 digest (``id_hash``), so reading the table opens no session.
+
+    A session is good until it is revoked (logout, a password change, "sign out everywhere",
+    the user disabled), reaches ``expires_at`` (its absolute lifetime), or goes unused for the
+    idle lifetime after ``last_seen_at``.
+    """
+
+    id_hash: str
+    user_id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def is_live(self, now: datetime, idle: timedelta) -> bool:
+        return self.revoked_at is None and now < self.expires_at and now < self.last_seen_at + idle

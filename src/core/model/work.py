@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 InboxStatus = Literal["received", "processing", "processed", "failed", "skipped", "dead"]
 OutboxStatus = Literal["pending", "processing", "done", "failed", "dead"]
@@ -60,6 +60,28 @@ class OutboxCommand:
     done_at: datetime | None = None
     error: str | None = None
     result: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Backlog:
+    """A queue's unfinished work at one moment: what monitoring reads at scrape time.
+
+    ``waiting`` items are due or scheduled (received / pending), ``retrying`` ones failed and
+    wait for their next attempt, ``processing`` ones are claimed by a worker; ``dead`` ones
+    were given up on until staff replay them. ``oldest_at`` is when the oldest waiting,
+    retrying or processing item arrived (received / created), None when there is none.
+    """
+
+    waiting: int = 0
+    retrying: int = 0
+    processing: int = 0
+    dead: int = 0
+    oldest_at: datetime | None = None
+
+    @property
+    def depth(self) -> int:
+        """Items the workers still have to finish (dead ones excluded)."""
+        return self.waiting + self.retrying + self.processing
 
 
 @define

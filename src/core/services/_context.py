@@ -1,5 +1,6 @@
-"""What every use case needs: a unit of work factory, a clock and an id generator (and the
-inbox writer webhook ingest uses, by default one over the unit of work)."""
+"""What every use case needs: a unit of work factory, a clock, an id generator, where to
+record metrics (nowhere unless the composition root says so) and the inbox writer webhook
+ingest uses (by default one over the unit of work)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from attrs import Factory, field, frozen
 
 from core.errors import NotFound, PermissionDenied
 from core.model import Alert, AlertSeverity, InboxEvent, User
-from core.ports import Clock, IdGenerator, InboxWriter, UnitOfWork, UnitOfWorkFactory
+from core.observability import NoMetrics
+from core.ports import Clock, IdGenerator, InboxWriter, Metrics, UnitOfWork, UnitOfWorkFactory
 
 # The actor for work nobody in particular asked for: the worker, the CLI, scheduled syncs.
 SYSTEM = User(
@@ -39,6 +41,7 @@ class Context:
     uow: UnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
+    metrics: Metrics = field(factory=NoMetrics)
     inbox: InboxWriter = field(
         default=Factory(lambda ctx: UnitOfWorkInbox(ctx.uow), takes_self=True), kw_only=True
     )

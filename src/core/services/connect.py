@@ -3,9 +3,9 @@
 ``begin`` validates the shop and returns the consent URL with a fresh nonce (the web layer
 keeps the nonce in a signed cookie too). ``complete`` checks the callback's signature,
 timestamp, shop and nonce, exchanges the code, seals the credentials and saves the integration
-(one per client, platform and shop), then queues ``integration.setup``: webhook subscriptions,
-locations (the store's primary location maps to the client's default warehouse), the catalog
-and auto-mapping.
+(one per client, platform and shop), then queues ``integration.setup``: the shop's name,
+webhook subscriptions, locations (the store's primary location maps to the client's default
+warehouse), the catalog and auto-mapping.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from core.services._stock_queue import queue_sync
 from core.services.integrations import StoreContext, session_for, store_credentials
 from core.services.worker import OutboxApply, Skip, done, record
 from core.store import Credentials, StoreLocation
+from core.text import storable_text
 
 SETUP_COMMAND = "integration.setup"
+MAX_SHOP_NAME = 255
 CATALOG_COMMAND = "catalog.refresh"
 
 ConnectError = Literal[
@@ -214,6 +216,25 @@ def ensure_webhooks(sc: StoreContext, integration_id: str) -> dict[str, int]:
     return counts
 
 
+def load_shop(sc: StoreContext, integration_id: str) -> str:
+    """Record the shop's name as the store shows it (read again at every setup, so a shop
+    the merchant renamed shows its new name once it is reconnected)."""
+    with sc.ctx.uow() as uow:
+        integration = uow.integrations.peek(integration_id)
+    if integration is None or not integration.is_connected:
+        return ""
+    info = sc.platform(integration.platform).shop_info(session_for(sc, integration_id))
+    name = storable_text(info.name).strip()[:MAX_SHOP_NAME]
+    with sc.ctx.uow() as uow:
+        locked = uow.integrations.get(integration_id)
+        if locked is not None and locked.shop_name != name:
+            locked.shop_name = name
+            locked.updated_at = sc.ctx.clock.now()
+            uow.integrations.update(locked)
+            uow.commit()
+    return name
+
+
 def load_locations(sc: StoreContext, integration_id: str) -> int:
     """Record the store's locations; the primary one maps to the client's default warehouse
     when nothing is mapped yet. Existing choices are kept."""
@@ -237,7 +258,7 @@ def load_locations(sc: StoreContext, integration_id: str) -> int:
                         id=sc.ctx.ids.new_id(),
                         integration_id=integration_id,
                         external_location_id=location.id,
-                        name=location.name,
+                        name=storable_text(location.name),
                         warehouse_id=client.default_warehouse_id
                         if make_default and client
                         else None,
@@ -247,7 +268,7 @@ def load_locations(sc: StoreContext, integration_id: str) -> int:
                 )
                 any_default = any_default or make_default
             else:
-                mapping_.name = location.name
+                mapping_.name = storable_text(location.name)
                 mapping_.active = location.active
                 uow.locations.update(mapping_)
         uow.commit()
@@ -260,6 +281,7 @@ def _primary_first(locations: list[StoreLocation]) -> list[StoreLocation]:
 
 def setup(sc: StoreContext, integration_id: str) -> dict[str, int]:
     """The whole setup job; each step is idempotent, so a retry after a failure is safe."""
+    load_shop(sc, integration_id)
     webhooks = ensure_webhooks(sc, integration_id)
     locations = load_locations(sc, integration_id)
     catalog = mapping.refresh_catalog(sc, integration_id)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from attrs import frozen
 
-from core.model import Integration, User
+from core.model import Backlog, Integration, User
 from core.services._context import Context
 
 WINDOW = timedelta(hours=24)
@@ -43,11 +43,13 @@ def integration_health(ctx: Context, actor: User) -> list[IntegrationHealth]:
                     received_24h=received,
                     error_rate_24h=round(failing / received, 4) if received else 0.0,
                     last_orders_sync_error=last_run.error if last_run else None,
-                    open_alerts=len(
-                        uow.alerts.list(
-                            integration_id=integration.id, unresolved_only=True, limit=1000
-                        )
-                    ),
+                    open_alerts=uow.alerts.count_unresolved(integration.id),
                 )
             )
     return report
+
+
+def queue_backlog(ctx: Context) -> dict[str, Backlog]:
+    """Both queues' unfinished work now (monitoring reads it at every scrape)."""
+    with ctx.uow() as uow:
+        return {"inbox": uow.inbox.backlog(), "outbox": uow.outbox.backlog()}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -48,6 +49,7 @@ from core.model import (
 )
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
+from core.services._paging import every
 from core.services._stock_queue import PUSH_COMMAND, SYNC_COMMAND, queue_push, queue_sync
 from core.services.integrations import (
     StoreContext,
@@ -442,8 +444,16 @@ class _Push:
             try:
                 result = self.store.set_inventory(self.session, batch)
             except PlatformError as exc:  # the command is retried; say what failed meanwhile
+                self.sc.ctx.metrics.inventory_pushed(self.store.name, failed=len(chunk))
                 self.failed(chunk, exc.message)
                 raise
+            statuses = Counter(item.status for item in result.items)
+            self.sc.ctx.metrics.inventory_pushed(
+                self.store.name,
+                applied=statuses["applied"],
+                stale=statuses["stale"] + statuses["not_applied"],
+                refused=statuses["rejected"],
+            )
             retry |= self.recorded(chunk, result)
         return retry
 
@@ -701,13 +711,18 @@ def _busy(sc: StoreContext, command: OutboxCommand) -> bool:
     """Is an earlier inventory command of this store running? It takes these changes too
     (or queues a follow-up), so two workers never push one store at once."""
     with sc.ctx.uow() as uow:
-        running = uow.outbox.list(
-            integration_id=command.integration_id, status="processing", limit=50
+        running = every(
+            lambda limit, offset: uow.outbox.list(
+                integration_id=command.integration_id,
+                status="processing",
+                limit=limit,
+                offset=offset,
+            )
         )
-    return any(
-        c.id < command.id and c.kind in (PUSH_COMMAND, SYNC_COMMAND) and c.id != command.id
-        for c in running
-    )
+        return any(
+            c.id < command.id and c.kind in (PUSH_COMMAND, SYNC_COMMAND) and c.id != command.id
+            for c in running
+        )
 
 
 def handlers(sc: StoreContext) -> dict[str, OutboxHandler]:

@@ -10,12 +10,14 @@ from core.model import CatalogVariant, LocationMapping, ProductMapping, User
 from core.ports import UnitOfWork
 from core.services import inventory
 from core.services._context import Context
+from core.services._paging import every
 from core.services.integrations import (
     StoreContext,
     require_manager,
     session_for,
     visible_integration,
 )
+from core.text import storable_text
 
 
 def resolve_product(
@@ -72,10 +74,10 @@ def refresh_catalog(sc: StoreContext, integration_id: str) -> int:
                 loaded_at=now,
                 external_product_id=v.product_id,
                 external_inventory_item_id=v.inventory_item_id,
-                sku=v.sku or None,
-                barcode=v.barcode or None,
-                title=v.title,
-                product_title=v.product_title,
+                sku=storable_text(v.sku or "") or None,
+                barcode=storable_text(v.barcode or "") or None,
+                title=storable_text(v.title),
+                product_title=storable_text(v.product_title),
                 requires_shipping=v.requires_shipping,
             )
             for v in page.variants
@@ -128,7 +130,13 @@ def auto_map(ctx: Context, integration_id: str) -> AutoMapResult:
         integration = uow.integrations.peek(integration_id)
         if integration is None:
             raise NotFound("integration not found")
-        unmapped = uow.catalog.list(integration_id, mapped=False, limit=1_000_000)
+        unmapped = list(  # all of them before any is mapped (mapping moves it off the list)
+            every(
+                lambda limit, offset: uow.catalog.list(
+                    integration_id, mapped=False, limit=limit, offset=offset
+                )
+            )
+        )
         taken = {m.product_id for m in uow.mappings.for_integration(integration_id)}
         added: list[str] = []
         for variant in unmapped:

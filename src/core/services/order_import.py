@@ -25,7 +25,7 @@ from typing import Literal
 
 from attrs import define, field, frozen
 
-from core.errors import PlatformUnavailable
+from core.errors import PlatformAuthError, PlatformError, PlatformUnavailable
 from core.model import (
     EDITABLE_STATUSES,
     ExternalRef,
@@ -40,10 +40,13 @@ from core.ports import UnitOfWork
 from core.serialization import dump_order
 from core.services import allocation
 from core.services._context import raise_alert
+from core.services._paging import every
 from core.services.integrations import StoreContext, session_for
 from core.services.mapping import resolve_product
 from core.services.orders import cancel, describe_unmapped, hold
+from core.services.worker import Backoff, record_failure
 from core.store import StoreFulfillmentOrder, StoreOrder, StoreSession
+from core.text import storable_json, storable_text
 
 Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unchanged"]
 
@@ -51,6 +54,7 @@ AUTO_IMPORT_OFF = "automatic order import is off for this store"
 OPEN_FULFILLMENT_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
 RECONCILE_OVERLAP = timedelta(minutes=10)
 RECONCILE_FIRST_WINDOW = timedelta(days=7)
+DATABASE_UNAVAILABLE = "database_unavailable"  # the code database adapters give their outages
 _RUSH_WORDS = re.compile(
     r"\b(rush|express|expedited|priority|overnight|next[ -]?day|same[ -]?day)\b", re.IGNORECASE
 )
@@ -435,9 +439,14 @@ def _alert_once(
     message: str,
 ) -> None:
     """One open alert per order and problem, however often the store repeats itself."""
-    for alert in uow.alerts.list(integration_id=integration.id, unresolved_only=True, limit=10_000):
-        if alert.code == code and alert.subject_id == order.id:
-            return
+    if uow.alerts.list(
+        integration_id=integration.id,
+        unresolved_only=True,
+        subject_id=order.id,
+        code=code,
+        limit=1,
+    ):
+        return
     raise_alert(
         uow,
         sc.ctx,
@@ -482,8 +491,17 @@ def apply_order(
         return ImportResult("unchanged", "a newer version is already applied", existing.id)
     lines = wanted_lines(order, fulfillment_orders, uow.locations.for_integration(integration.id))
     if existing is None:
-        return _apply_new(uow, sc, integration, order, lines, manual=manual)
-    return _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+        result = _apply_new(uow, sc, integration, order, lines, manual=manual)
+    else:
+        result = _apply_existing(uow, sc, integration, existing=existing, order=order, lines=lines)
+    if result.changed:
+        # from the store's change (its creation, for a new order) to the warehouse's
+        changed_at = order.created_at if result.outcome == "imported" else None
+        latency = sc.ctx.clock.now() - (changed_at or order.updated_at)
+        sc.ctx.metrics.order_applied(
+            integration.platform, result.outcome, max(0.0, latency.total_seconds())
+        )
+    return result
 
 
 @frozen
@@ -558,7 +576,8 @@ class ReconcileReport:
     imported: int = 0
     updated: int = 0
     skipped: int = 0
-    errors: list[str] = field(factory=list)
+    errors: list[str] = field(factory=list)  # the store or database failed: window kept
+    failed: list[str] = field(factory=list)  # orders kept as failed events: window moves on
 
     def count(self, result: ImportResult) -> None:
         if result.outcome == "imported":
@@ -569,13 +588,35 @@ class ReconcileReport:
             self.skipped += 1
 
     def as_dict(self) -> dict[str, int]:
-        return {"imported": self.imported, "updated": self.updated, "skipped": self.skipped}
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "failed": len(self.failed),
+        }
+
+
+def _passing(exc: Exception) -> bool:
+    """Is ``exc`` a failure of the store or the database rather than of this one order (down,
+    throttled, our access refused), so that reading the same window again later helps?"""
+    if isinstance(exc, PlatformError):
+        return exc.retryable or isinstance(exc, PlatformAuthError)
+    return getattr(exc, "code", "") == DATABASE_UNAVAILABLE
+
+
+def _message(order_id: str, exc: Exception) -> str:
+    return storable_text(f"order {order_id}: {getattr(exc, 'message', exc)}")
 
 
 def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) -> ReconcileReport:
     """Feed every order updated since the watermark (minus an overlap) through the same
     import as webhooks; with ``manual``, also import what was skipped while automatic import
-    was off. The watermark moves to the start of this run only if every order went through."""
+    was off.
+
+    An order that fails for a reason of its own (a payload or a value that cannot be used, a
+    refusal, a bug) is kept as a failed inbox event, listed with the store's events and
+    retried by the worker (then ``dead`` with an alert), so it never holds up the others. The
+    watermark moves to the start of this run unless the store or the database failed."""
     ctx = sc.ctx
     started = ctx.clock.now()
     report = ReconcileReport()
@@ -600,34 +641,7 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
     while True:
         page = store.orders_updated_since(session, since, cursor)
         for order in page.orders:
-            event = InboxEvent(
-                id=ctx.ids.new_id(),
-                platform=integration.platform,
-                topic="orders/updated",
-                delivery_id=f"reconcile:{integration.id}:{order.id}:{order.updated_at.isoformat()}",
-                received_at=ctx.clock.now(),
-                next_attempt_at=ctx.clock.now(),
-                payload=dump_order(order),
-                integration_id=integration.id,
-                shop_domain=integration.shop_domain,
-                source="reconcile",
-                status="processing",
-                attempts=1,
-            )
-            try:
-                state = read_order(sc, integration, order.id, current=order, session=session)
-                with ctx.uow() as uow:
-                    fresh = uow.inbox.add(event)
-                    result = apply_state(uow, sc, integration, state, manual=manual)
-                    if fresh:
-                        event.status = "processed" if result.changed else "skipped"
-                        event.error = None if result.changed else result.reason
-                        event.processed_at = ctx.clock.now()
-                        uow.inbox.update(event)
-                    uow.commit()
-                report.count(result)
-            except Exception as exc:  # one bad order must not stop the others
-                report.errors.append(f"order {order.id}: {getattr(exc, 'message', exc)}")
+            _reconcile_one(sc, integration, order, session, report, manual=manual)
         cursor = page.next_cursor
         if cursor is None:
             break
@@ -639,20 +653,78 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
             locked.orders_synced_at = started
             uow.integrations.update(locked)
         uow.commit()
-    _finish(sc, run, report, "; ".join(report.errors)[:1000] or None)
+    problems = [*report.errors, *report.failed]
+    _finish(sc, run, report, "; ".join(problems)[:1000] or None)
     return report
 
 
+def _reconcile_one(
+    sc: StoreContext,
+    integration: Integration,
+    order: StoreOrder,
+    session: StoreSession,
+    report: ReconcileReport,
+    *,
+    manual: bool,
+) -> None:
+    """One order of the window, recorded as a reconciled inbox event."""
+    ctx = sc.ctx
+    event = InboxEvent(
+        id=ctx.ids.new_id(),
+        platform=integration.platform,
+        topic="orders/updated",
+        delivery_id=f"reconcile:{integration.id}:{order.id}:{order.updated_at.isoformat()}",
+        received_at=ctx.clock.now(),
+        next_attempt_at=ctx.clock.now(),
+        payload=storable_json(dump_order(order)),
+        integration_id=integration.id,
+        shop_domain=integration.shop_domain,
+        source="reconcile",
+        status="processing",
+        attempts=1,
+    )
+    try:
+        state = read_order(sc, integration, order.id, current=order, session=session)
+        with ctx.uow() as uow:
+            fresh = uow.inbox.add(event)
+            result = apply_state(uow, sc, integration, state, manual=manual)
+            if fresh:
+                event.status = "processed" if result.changed else "skipped"
+                event.error = None if result.changed else result.reason
+                event.processed_at = ctx.clock.now()
+                uow.inbox.update(event)
+            uow.commit()
+        report.count(result)
+    except Exception as exc:  # one bad order must not stop the others
+        if _passing(exc):
+            report.errors.append(_message(order.id, exc))
+            return
+        try:
+            with ctx.uow() as uow:
+                if uow.inbox.add(event):  # a failure seen again is already kept
+                    record_failure(uow, ctx, event, exc, backoff=Backoff())
+                    uow.inbox.update(event)
+                uow.commit()
+        except Exception as again:  # not even the failure could be kept: read it again
+            report.errors.append(_message(order.id, again))
+            return
+        report.failed.append(_message(order.id, exc))
+
+
 def _import_skipped(sc: StoreContext, integration: Integration, report: ReconcileReport) -> None:
-    """Orders whose webhooks were kept but skipped while automatic import was off."""
-    with sc.ctx.uow() as uow:
-        waiting = [
-            e
-            for e in uow.inbox.list(integration_id=integration.id, status="skipped", limit=10_000)
-            if e.error == AUTO_IMPORT_OFF
-        ]
+    """Orders whose webhooks were kept but skipped while automatic import was off: every
+    page of them. One that fails stays skipped (the next manual sync tries it again)."""
+
+    def page(limit: int, offset: int) -> list[InboxEvent]:
+        with sc.ctx.uow() as uow:
+            return uow.inbox.list(
+                integration_id=integration.id, status="skipped", limit=limit, offset=offset
+            )
+
     done: set[str] = set()
-    for event in waiting:
+    for event in every(page):  # importing one keeps it skipped: the pages do not shift
+        if event.error != AUTO_IMPORT_OFF:
+            continue
         edit = event.payload.get("order_edit")
         order_id = str(
             event.payload.get("id")
@@ -673,7 +745,8 @@ def _import_skipped(sc: StoreContext, integration: Integration, report: Reconcil
                 uow.commit()
             report.count(result)
         except Exception as exc:  # keep going; the error is reported
-            report.errors.append(f"order {order_id}: {getattr(exc, 'message', exc)}")
+            problems = report.errors if _passing(exc) else report.failed
+            problems.append(_message(order_id, exc))
 
 
 def _finish(sc: StoreContext, run: SyncRun, report: ReconcileReport, error: str | None) -> None:

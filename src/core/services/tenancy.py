@@ -1,4 +1,9 @@
-"""Clients, users, passwords and API tokens."""
+"""Clients, users, passwords and API tokens.
+
+A password change and a disabled user end the user's sessions in the same transaction (a
+password change keeps the session it was made from); a disabled user can neither sign in nor
+use an API token.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import secrets
 
 from core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from core.model import ROLES, ApiToken, Client, Role, User
-from core.ports import PasswordHasher
+from core.ports import PasswordHasher, UnitOfWork
 from core.services._context import Context, require_staff
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -142,6 +147,69 @@ class _DummyHashes:
 
 
 _DUMMY_HASH_HOLDER = _DummyHashes()
+
+
+def change_password(
+    ctx: Context,
+    hasher: PasswordHasher,
+    user_id: str,
+    *,
+    current: str,
+    new: str,
+    keep_session: str | None = None,
+) -> int:
+    """A user changes their own password, giving the current one again. Every other session
+    of the user ends (``keep_session``, the session id it was made from, stays); how many
+    ended. ``AuthenticationFailed`` for a wrong current password, ``InvalidInput`` for a
+    new one that is too short or too long."""
+    validate_password(new)
+    with ctx.uow() as uow:
+        user = uow.users.get(user_id)
+        if user is None or not user.active:
+            raise NotFound("user not found")
+        if not hasher.verify(user.password_hash, current if isinstance(current, str) else ""):
+            raise AuthenticationFailed("the current password is wrong")
+        user.password_hash = hasher.hash(new)
+        uow.users.update(user)
+        keep = hash_token(keep_session) if keep_session else None
+        ended = uow.user_sessions.revoke_for_user(user.id, ctx.clock.now(), keep=keep)
+        uow.commit()
+    return ended
+
+
+def _user_by_email(uow: UnitOfWork, email: str) -> User:
+    user = uow.users.get_by_email(email.strip()) if isinstance(email, str) else None
+    if user is None:
+        raise NotFound(f"no user with e-mail {email!r}")
+    return user
+
+
+def set_password(
+    ctx: Context, hasher: PasswordHasher, actor: User, *, email: str, password: str
+) -> int:
+    """Staff set a user's password (a reset); every session of the user ends. How many."""
+    require_staff(actor)
+    validate_password(password)
+    with ctx.uow() as uow:
+        user = _user_by_email(uow, email)
+        user.password_hash = hasher.hash(password)
+        uow.users.update(user)
+        ended = uow.user_sessions.revoke_for_user(user.id, ctx.clock.now())
+        uow.commit()
+    return ended
+
+
+def set_active(ctx: Context, actor: User, *, email: str, active: bool) -> int:
+    """Staff disable or enable a user. Disabling ends every session of the user (how many are
+    returned); enabling revives none."""
+    require_staff(actor)
+    with ctx.uow() as uow:
+        user = _user_by_email(uow, email)
+        user.active = active
+        uow.users.update(user)
+        ended = 0 if active else uow.user_sessions.revoke_for_user(user.id, ctx.clock.now())
+        uow.commit()
+    return ended
 
 
 def hash_token(token: str) -> str:

@@ -11,9 +11,8 @@ call; the compliance topics are recorded (data requests) or erase personal data 
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -24,6 +23,7 @@ from core.model import Address, InboxEvent, Integration, OutboundOrder
 from core.ports import UnitOfWork
 from core.serialization import load_order
 from core.services._context import raise_alert
+from core.services._paging import every
 from core.services.integrations import StoreContext, erase
 from core.services.order_import import ImportResult, apply_state, read_order
 from core.services.worker import InboxApply, InboxHandler, Skip, done, in_transaction
@@ -32,6 +32,7 @@ from core.store import (
     CustomersDataRequest,
     CustomersRedact,
     OrderCancelled,
+    OrderChanged,
     OrderEdited,
     OrderFulfilled,
     OrderPlaced,
@@ -39,6 +40,7 @@ from core.store import (
     ShopRedact,
     StoreEvent,
 )
+from core.text import json_is_storable, storable_json, storable_text
 
 ORDER_TOPICS = (
     "orders/create",
@@ -52,15 +54,19 @@ APP_TOPICS = ("app/uninstalled", "customers/data_request", "customers/redact", "
 
 @frozen
 class Delivery:
-    """One webhook request, as the web layer read it (signature already verified)."""
+    """One webhook request, as the web layer read it: the signature over the raw body was
+    verified, then the body parsed (strictly: bounded, no NUL, finite numbers)."""
 
     platform: str
     topic: str
     shop: str
     delivery_id: str
-    body: bytes
+    payload: Mapping[str, Any]
     event_id: str | None = None
     triggered_at: datetime | None = None
+    # the raw body ``payload`` was parsed from, if the caller has it: stored as it is when
+    # that stores the same value (see ``receive``)
+    body: bytes | None = None
 
 
 class ShopMismatch(NotFound):
@@ -125,14 +131,21 @@ def receive(
     shop must match it); app-level deliveries are matched by shop. ``shops``: the process's
     copy of integrations' shops (without it the integration is read every time).
 
+    The payload is stored as ``storable_json`` makes it (no U+0000, no lone surrogate), so a
+    customer's text can never make a delivery unstorable; the store is read again when the
+    event is worked anyway. When the delivery carries its raw body and ``json_is_storable``
+    tells from the bytes that ``storable_json`` would change nothing, the payload is taken as
+    it is and the body handed to the inbox to store verbatim (no walk of the payload, no
+    second encoding of it); otherwise the storable payload is stored and the body dropped.
+
     The event is written by ``ctx.inbox`` in a transaction of its own: a known integration
     costs no read, so storing the delivery is the request's only statement."""
-    try:
-        payload = json.loads(delivery.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PayloadError("the body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise PayloadError("the body is not a JSON object")
+    payload_json = delivery.body
+    if payload_json is not None and json_is_storable(payload_json):
+        payload = dict(delivery.payload)
+    else:
+        payload = storable_json(dict(delivery.payload))
+        payload_json = None
     ctx = sc.ctx
     now = ctx.clock.now()
     stored_for: str | None
@@ -161,19 +174,18 @@ def receive(
         InboxEvent(
             id=ctx.ids.new_id(),
             platform=delivery.platform,
-            topic=delivery.topic,
-            delivery_id=delivery.delivery_id,
+            topic=storable_text(delivery.topic),
+            delivery_id=storable_text(delivery.delivery_id),
             received_at=now,
             next_attempt_at=now,
             payload=payload,
             integration_id=stored_for,
-            shop_domain=delivery.shop,
-            event_id=delivery.event_id,
+            shop_domain=storable_text(delivery.shop),
+            event_id=storable_text(delivery.event_id) if delivery.event_id else None,
             triggered_at=delivery.triggered_at,
         ),
-        # the document ``payload`` was decoded from, as long as it is exactly that (were the
-        # payload changed before storing, this must become None)
-        payload_json=delivery.body,
+        # the document ``payload`` was parsed from, only while it is exactly that
+        payload_json=payload_json,
     )
     return "stored" if stored else "duplicate"
 
@@ -211,6 +223,8 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
             state = read_order(sc, integration, order.id, current=order)
         else:
             state = read_order(sc, integration, order.id, seen_at=order.updated_at)
+    elif isinstance(parsed, OrderChanged):  # not a whole order: the store has the rest
+        state = read_order(sc, integration, parsed.order_id, seen_at=parsed.updated_at)
     elif isinstance(parsed, OrderEdited):
         state = read_order(sc, integration, parsed.order_id)
     else:
@@ -294,23 +308,28 @@ def redact_order(order: OutboundOrder) -> None:
 def _redact_events(
     uow: UnitOfWork, integration_id: str, match: Callable[[dict[str, Any]], bool]
 ) -> int:
+    """Erase the matching payloads among every event kept for the integration."""
     count = 0
-    offset = 0
-    while True:
-        page = uow.inbox.list(integration_id=integration_id, limit=500, offset=offset)
-        if not page:
-            return count
-        for stored in page:
-            if (
-                stored.payload
-                and stored.payload.get("redacted") is not True
-                and match(stored.payload)
-            ):
-                locked = uow.inbox.get(stored.id)
-                if locked is not None:
-                    uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
-                    count += 1
-        offset += len(page)
+    events = every(
+        lambda limit, offset: uow.inbox.list(
+            integration_id=integration_id, limit=limit, offset=offset
+        )
+    )
+    for stored in events:
+        if stored.payload and stored.payload.get("redacted") is not True and match(stored.payload):
+            locked = uow.inbox.get(stored.id)
+            if locked is not None:
+                uow.inbox.update(evolve(locked, payload=_redacted(locked.payload)))
+                count += 1
+    return count
+
+
+def _orders_of(uow: UnitOfWork, integration_id: str) -> Iterator[OutboundOrder]:
+    return every(
+        lambda limit, offset: uow.orders.list(
+            integration_id=integration_id, limit=limit, offset=offset
+        )
+    )
 
 
 def _redacted(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -346,8 +365,9 @@ def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Sk
     if not integrations:
         return Skip("no integration for this shop")
     for integration in integrations:
-        if isinstance(parsed, ShopRedact):
-            orders = uow.orders.list(integration_id=integration.id, limit=1_000_000)
+        orders: Iterable[OutboundOrder]
+        if isinstance(parsed, ShopRedact):  # every order of the shop, page after page
+            orders = _orders_of(uow, integration.id)
             _redact_events(uow, integration.id, lambda _: True)
         else:
             orders = uow.orders.for_customer(

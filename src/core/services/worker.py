@@ -15,12 +15,17 @@ retrying cannot help; revoked credentials also put the integration in ``error``.
 a topic no handler acts on is ``skipped``, with no alert. A worker that dies mid-item loses
 its lease; another worker claims the item again after the lease expires. An item whose lease
 this worker lost is left to its new owner.
+
+Every item is worked inside a log context naming it (``event_id`` or ``command_id``), so each
+line logged meanwhile, here or in an adapter, says which item it was about; its outcome and
+duration go to ``ctx.metrics`` and one log line.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
@@ -36,8 +41,10 @@ from core.errors import (
     StorelinkError,
 )
 from core.model import InboxEvent, OutboxCommand
+from core.observability import log_context
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert
+from core.text import storable_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", InboxEvent, OutboxCommand)
@@ -125,14 +132,23 @@ class WorkReport:
 
 Outcome = Literal["processed", "skipped", "retried", "dead", "lost"]
 QueueItem = InboxEvent | OutboxCommand
+# what an outcome is called in metrics and logs
+_REPORTED: Mapping[Outcome, str] = {
+    "processed": "done",
+    "skipped": "skipped",
+    "retried": "retry",
+    "dead": "dead",
+    "lost": "lost",
+}
 
 
 def _describe(exc: BaseException) -> str:
+    """The error as recorded: storable, whatever text of the store's the message quotes."""
     if isinstance(exc, StorelinkError):
         text = f"{exc.code}: {exc.message}"
     else:  # an unexpected bug: name the type, keep the message short
         text = f"{type(exc).__name__}: {exc}"
-    return text[:MAX_ERROR_LENGTH]
+    return storable_text(text[:MAX_ERROR_LENGTH])
 
 
 class Worker:
@@ -154,6 +170,7 @@ class Worker:
         self.batch_size = batch_size
         self.backoff = backoff or Backoff()
         self.rand = rand
+        self._errors: dict[str, str] = {}  # why an item failed, for its log line
 
     # --- public ---------------------------------------------------------------------------
 
@@ -161,6 +178,7 @@ class Worker:
         """Claim one batch from each queue and work it. Returns what happened."""
         report = WorkReport()
         now = self.ctx.clock.now()
+        self.ctx.metrics.worker_polled(now)
         with self.ctx.uow() as uow:
             events = uow.inbox.claim_due(
                 now,
@@ -175,10 +193,9 @@ class Worker:
                 worker_id=self.worker_id,
             )
             uow.commit()
-        for event in events:
-            self._count(report, self._work(event))
-        for command in commands:
-            self._count(report, self._work(command))
+        items: list[QueueItem] = [*events, *commands]
+        for item in items:
+            self._count(report, self._observed(item))
         return report
 
     def drain(self, max_rounds: int = 1000) -> WorkReport:
@@ -225,6 +242,36 @@ class Worker:
             raise NotFound(f"no handler for command {item.kind!r}", code="no_handler")
         return on_command(item)  # type: ignore[return-value]
 
+    def _observed(self, item: QueueItem) -> Outcome:
+        """``_work`` inside a log context naming the item, timed and counted."""
+        if isinstance(item, InboxEvent):
+            queue: Literal["inbox", "outbox"] = "inbox"
+            kind = item.topic if item.topic in self.handlers.inbox else "unhandled"
+            fields = {"event_id": item.id, "topic": item.topic}
+        else:
+            queue = "outbox"
+            kind = item.kind if item.kind in self.handlers.outbox else "unknown"
+            fields = {"command_id": item.id, "kind": item.kind}
+        with log_context(**fields, integration_id=item.integration_id, attempt=str(item.attempts)):
+            started = time.perf_counter()
+            try:
+                outcome = self._work(item)
+            finally:
+                error = self._errors.pop(item.id, None)
+            seconds = time.perf_counter() - started
+            reported = _REPORTED[outcome]
+            self.ctx.metrics.work_finished(queue, kind, reported, seconds)
+            log.log(
+                logging.WARNING if error else logging.INFO,
+                "%s %s %s in %.3fs%s",
+                queue,
+                kind,
+                reported,
+                seconds,
+                f": {error}" if error else "",
+            )
+        return outcome
+
     def _work(self, item: QueueItem) -> Outcome:
         try:
             apply = self._prepare(item)
@@ -242,7 +289,7 @@ class Worker:
                 else:
                     current.status = "done"
                     current.done_at = now
-                current.error = result.reason[:MAX_ERROR_LENGTH] if result else None
+                current.error = storable_text(result.reason[:MAX_ERROR_LENGTH]) if result else None
                 self._save(uow, current)
                 uow.commit()
                 return "skipped" if isinstance(result, Skip) else "processed"
@@ -256,49 +303,62 @@ class Worker:
             current = self._load(uow, item)
             if current is None:
                 return "lost"
-            now = self.ctx.clock.now()
-            current.error = _describe(exc)
-            current.locked_by = None
-            current.locked_until = None
-            permanent = (
-                isinstance(exc, InvalidInput)
-                or getattr(exc, "code", "") == "no_handler"
-                or (isinstance(exc, PlatformError) and not exc.retryable)
+            outcome = record_failure(
+                uow, self.ctx, current, exc, backoff=self.backoff, rand=self.rand
             )
-            if isinstance(exc, PlatformAuthError) and current.integration_id:
-                _store_refused_us(uow, self.ctx, current.integration_id, exc)
-            if permanent or current.attempts >= current.max_attempts:
-                current.status = "dead"
-                what = (
-                    f"webhook {current.topic}"
-                    if isinstance(current, InboxEvent)
-                    else f"command {current.kind}"
-                )
-                client_id = None
-                if current.integration_id:
-                    integration = uow.integrations.get(current.integration_id)
-                    client_id = integration.client_id if integration else None
-                raise_alert(
-                    uow,
-                    self.ctx,
-                    severity="error",
-                    code="queue_item_dead",
-                    message=f"{what} failed after {current.attempts} attempt(s): {current.error}",
-                    client_id=client_id,
-                    integration_id=current.integration_id,
-                    subject_id=current.id,
-                )
-                outcome: Outcome = "dead"
-            else:
-                delay = self.backoff.delay(current.attempts, self.rand)
-                if isinstance(exc, PlatformThrottled):
-                    delay = max(delay, exc.retry_after)
-                current.status = "failed"
-                current.next_attempt_at = now + timedelta(seconds=delay)
-                outcome = "retried"
+            self._errors[item.id] = current.error or ""
             self._save(uow, current)
             uow.commit()
             return outcome
+
+
+def record_failure(
+    uow: UnitOfWork,
+    ctx: Context,
+    item: QueueItem,
+    exc: Exception,
+    *,
+    backoff: Backoff,
+    rand: Callable[[], float] = random.random,
+) -> Literal["retried", "dead"]:
+    """Mark ``item`` (its attempt counted) as failed after ``exc``: ``failed`` and due again
+    after a backoff, or ``dead`` with an alert when retrying cannot help or no attempt is
+    left. The caller saves the item."""
+    now = ctx.clock.now()
+    item.error = _describe(exc)
+    item.locked_by = None
+    item.locked_until = None
+    permanent = (
+        isinstance(exc, InvalidInput)
+        or getattr(exc, "code", "") == "no_handler"
+        or (isinstance(exc, PlatformError) and not exc.retryable)
+    )
+    if isinstance(exc, PlatformAuthError) and item.integration_id:
+        _store_refused_us(uow, ctx, item.integration_id, exc)
+    if permanent or item.attempts >= item.max_attempts:
+        item.status = "dead"
+        what = f"webhook {item.topic}" if isinstance(item, InboxEvent) else f"command {item.kind}"
+        client_id = None
+        if item.integration_id:
+            integration = uow.integrations.get(item.integration_id)
+            client_id = integration.client_id if integration else None
+        raise_alert(
+            uow,
+            ctx,
+            severity="error",
+            code="queue_item_dead",
+            message=f"{what} failed after {item.attempts} attempt(s): {item.error}",
+            client_id=client_id,
+            integration_id=item.integration_id,
+            subject_id=item.id,
+        )
+        return "dead"
+    delay = backoff.delay(item.attempts, rand)
+    if isinstance(exc, PlatformThrottled):
+        delay = max(delay, exc.retry_after)
+    item.status = "failed"
+    item.next_attempt_at = now + timedelta(seconds=delay)
+    return "retried"
 
 
 def _store_refused_us(

@@ -23,6 +23,7 @@ def integrations() -> dict[str, Any]:
                 "client_id": row.integration.client_id,
                 "platform": row.integration.platform,
                 "shop_domain": row.integration.shop_domain,
+                "shop_name": row.integration.shop_name,
                 "status": row.integration.status,
                 "last_order_sync": presenters.ts(row.integration.orders_synced_at),
                 "last_inventory_sync": presenters.ts(row.integration.inventory_synced_at),

@@ -159,8 +159,8 @@ def sync_orders(platform: str, integration_id: str) -> Json:
     _manageable(platform, integration_id)
     report = order_import.reconcile(services().store, integration_id, manual=True)
     body: dict[str, Any] = report.as_dict()
-    if report.errors:
-        body["errors"] = report.errors[:50]
+    if report.errors or report.failed:
+        body["errors"] = [*report.errors, *report.failed][:50]
     return body
 
 

@@ -1,8 +1,10 @@
 """Request parsing: JSON bodies into attrs request classes with a strict cattrs converter.
 
-Strict means a string field takes only a string and an integer field only an integer (no
-``"5"`` -> 5, no ``true`` -> 1), and unknown keys are refused, so a typo is an error rather than
-a silently ignored field. Errors become 422 with one message per bad field.
+Bodies are read with ``strict_json.loads`` (bounded nesting, no NUL or lone surrogates, finite
+numbers; 400 ``invalid_json`` otherwise). Strict structuring means a string field takes only a
+string and an integer field only an integer (no ``"5"`` -> 5, no ``true`` -> 1), and unknown
+keys are refused, so a typo is an error rather than a silently ignored field. Errors become 422
+with one message per bad field.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import cattrs
 from cattrs.preconf.json import make_converter
 from flask import request
 
+from entrypoints.web import strict_json
 from entrypoints.web.errors import ApiError
 
 T = TypeVar("T")
@@ -39,7 +42,7 @@ def json_body() -> dict[str, Any]:
         raise ApiError(
             415, "unsupported_media_type", "send a JSON body (Content-Type: application/json)"
         )
-    body = request.get_json(silent=True)
+    body = strict_json.loads(request.get_data(cache=True))
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     return body

@@ -13,18 +13,35 @@ import logging
 from math import ceil
 from typing import Any, cast
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from core.errors import Conflict, InvalidInput, NotFound, PlatformAuthError, StorelinkError
+from core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PlatformAuthError,
+    StorelinkError,
+)
 from core.model import ORDER_STATUSES, InboxStatus, Integration, Product, SyncRun, User
-from core.services import health, integrations, inventory, mapping, order_import, orders
+from core.ports import Rate
+from core.services import (
+    health,
+    integrations,
+    inventory,
+    mapping,
+    order_import,
+    orders,
+    sessions,
+    tenancy,
+)
 from core.services import stock as stock_services
 from core.services._context import require_staff
 from core.services.mapping import VariantRow
 from core.services.worker import retry
 from entrypoints.web import presenters
-from entrypoints.web.auth import login_required
+from entrypoints.web.auth import login_required, session_policy, throttle
 from entrypoints.web.context import actor, ctx, services
 from entrypoints.web.errors import ApiError
 from entrypoints.web.inputs import MAX_PER_PAGE, arg, page_args
@@ -38,6 +55,7 @@ INBOX_STATUSES = ("received", "processing", "processed", "failed", "skipped", "d
 RETRYABLE = frozenset({"failed", "dead", "skipped"})
 PRODUCT_CHOICES = 200  # products offered in each mapping select; more are reached by SKU
 SKU_LOOKUP_LIMIT = 1000
+PASSWORD_CHANGES = Rate(5, 900)  # per user: each attempt checks the current password
 
 MESSAGES = {
     # the store connection (the OAuth callback's answers)
@@ -85,6 +103,15 @@ MESSAGES = {
     # events
     "event_retried": "The event is queued to run again.",
     "not_retryable": "Only failed, dead or skipped events can be retried.",
+    # the account
+    "password_changed": "Your password is changed. Your other sessions are signed out.",
+    "wrong_password": "The current password is wrong; the password is not changed.",
+    "password_too_short": (
+        f"A password needs at least {tenancy.MIN_PASSWORD_LENGTH} characters; "
+        "the password is not changed."
+    ),
+    "password_too_long": "A password may have at most 1024 characters; it is not changed.",
+    "passwords_differ": "The new password and its confirmation differ; it is not changed.",
 }
 
 # Messages that carry counts: the names of their whole-number query parameters.
@@ -233,7 +260,7 @@ def sync_orders() -> Response:
         log.warning("manual order sync of %s failed: %s", found.id, exc.code)
         return _back("portal.integrations_page", error="sync_failed")
     counts = report.as_dict()
-    if report.errors:
+    if report.errors or report.failed:
         return _back("portal.integrations_page", error="orders_sync_incomplete", **counts)
     return _back("portal.integrations_page", message="orders_synced", **counts)
 
@@ -548,6 +575,59 @@ def retry_event() -> Response:
     except InvalidInput:
         return _back("portal.events_page", error="not_retryable", **back)
     return _back("portal.events_page", message="event_retried", **back)
+
+
+# --- the account: password and sessions ------------------------------------------------------
+
+
+@bp.get("/portal/account")
+@login_required
+def account_page() -> str:
+    user = actor()
+    return render_template(
+        "account.html",
+        user=user,
+        live_sessions=sessions.live_sessions(ctx(), user.id, session_policy()),
+        min_password_length=tenancy.MIN_PASSWORD_LENGTH,
+        **_notices(),
+    )
+
+
+@bp.post("/portal/account/password")
+@login_required
+def change_password() -> Response:
+    """Change one's password (the current one asked again); other sessions are signed out."""
+    user = actor()
+    throttle("password-change", PASSWORD_CHANGES, key=user.id)
+    new = request.form.get("new_password", "")
+    if new != request.form.get("confirm_password", ""):
+        return _back("portal.account_page", error="passwords_differ")
+    try:
+        tenancy.change_password(
+            ctx(),
+            services().passwords,
+            user.id,
+            current=request.form.get("current_password", "")[:1025],
+            new=new,
+            keep_session=g.get("session_id"),
+        )
+    except AuthenticationFailed:
+        return _back("portal.account_page", error="wrong_password")
+    except InvalidInput:
+        short = len(new) < tenancy.MIN_PASSWORD_LENGTH
+        return _back(
+            "portal.account_page", error="password_too_short" if short else "password_too_long"
+        )
+    return _back("portal.account_page", message="password_changed")
+
+
+@bp.post("/portal/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere() -> Response:
+    """End every session of the user, this one included."""
+    sessions.end_all(ctx(), actor().id)
+    session.clear()
+    return redirect(url_for("auth.login"))
 
 
 # --- staff -----------------------------------------------------------------------------------

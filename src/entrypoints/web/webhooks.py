@@ -1,32 +1,41 @@
-"""Webhook endpoints: verify, store, answer. Nothing else happens inside the request.
+"""Webhook endpoints: verify, parse, store, answer. Nothing else happens inside the request.
 
-The signature is checked first, over the raw body, before any lookup (401 if bad or missing).
-Only failed checks are counted, per source address: past ``BAD_SIGNATURES`` an address's bad
-signatures are answered 429 instead of 401. A valid signature is never refused by that count
-and costs no round trip to the limiter's storage, so nobody sharing or spoofing the store's
-address can lock its deliveries out. Valid deliveries are rate limited per integration (429
-with Retry-After: the store simply retries later) through the shared limiter, which fails open
-so a Redis outage never loses a delivery. The event is committed before the 200 goes out.
+The signature is checked first, over the raw body, before any lookup or parsing (401 if bad
+or missing). Only failures are counted, per source address and endpoint: past
+``BAD_SIGNATURES`` a wrong signature is answered 429, while a correctly signed delivery from
+the same address is never refused for them. A signed body is then parsed strictly
+(``strict_json``); one that is not a JSON object, or is hostile (nested too deep, NUL or lone
+surrogates, numbers that are not finite), is answered 400 and not stored, so it can never sit
+in the inbox as an event no worker can handle (the store retries it, then gives up). Valid
+deliveries are rate limited per integration (429 with Retry-After: the store retries later)
+through the shared limiter, which fails open so a Redis outage never loses a delivery. The
+event is committed before the 200 goes out.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import wraps
+from typing import Literal
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
 
-from core.errors import PayloadError
+from core.errors import NotFound, StorelinkError
 from core.ports import Rate
 from core.services import webhooks
 from core.services.webhooks import Delivery, ShopMismatch
+from entrypoints.web import strict_json
 from entrypoints.web.auth import client_address
 from entrypoints.web.context import services
 from entrypoints.web.errors import ApiError
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
-BAD_SIGNATURES = Rate(30, 60)  # per source address
+BAD_SIGNATURES = Rate(30, 60)  # failures per source address and endpoint
+BAD_SIGNATURES_ANYWHERE = Rate(300, 60)  # failures per source address, all endpoints together
 DELIVERIES = Rate(6000, 60)  # per integration (or shop, app-level): generous
 # The two answers, encoded once rather than by Flask's JSON provider on every delivery.
 ANSWERS = {
@@ -56,20 +65,37 @@ def _triggered_at() -> datetime | None:
         return None
 
 
-def _receive(platform_name: str, integration_id: str | None) -> Response:
+def _count_bad_signature(integration_id: str | None) -> None:
+    """Spend one unit of this address's budgets of bad signatures, at this endpoint and at
+    all of them (made-up integration ids open no fresh budgets); 429 once one is spent. A
+    correctly signed delivery never gets this answer."""
+    address = client_address()
+    limiter = services().webhook_limiter
+    endpoint = limiter.acquire(
+        f"webhook-bad-hmac:{address}:{integration_id or 'app'}", BAD_SIGNATURES
+    )
+    anywhere = limiter.acquire(f"webhook-bad-hmac:{address}", BAD_SIGNATURES_ANYWHERE)
+    decision = endpoint if not endpoint.allowed else anywhere
+    if not decision.allowed:
+        raise ApiError(
+            429, "rate_limited", "too many bad signatures", retry_after=decision.retry_after
+        )
+
+
+Outcome = Literal["stored", "duplicate"]
+
+
+def _receive(platform_name: str, integration_id: str | None) -> Outcome:
     platform = services().platforms.get(platform_name)
     if platform is None:
         raise ApiError(404, "not_found", "no such webhook endpoint")
     body = request.get_data(cache=False)
     if not platform.verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256")):
-        counted = services().webhook_limiter.acquire(
-            f"webhook-bad-hmac:{client_address()}", BAD_SIGNATURES
-        )
-        if not counted.allowed:
-            raise ApiError(
-                429, "rate_limited", "too many bad signatures", retry_after=counted.retry_after
-            )
+        _count_bad_signature(integration_id)
         raise ApiError(401, "invalid_hmac", "the webhook signature is missing or wrong")
+    payload = strict_json.loads(body, store_text=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_payload", "the body is not a JSON object")
     topic = _header("X-Shopify-Topic", max_length=100) or ""
     shop = (_header("X-Shopify-Shop-Domain", max_length=255) or "").lower()
     delivery_id = _header("X-Shopify-Webhook-Id", max_length=255) or ""
@@ -83,9 +109,10 @@ def _receive(platform_name: str, integration_id: str | None) -> Response:
         topic=topic,
         shop=shop,
         delivery_id=delivery_id,
-        body=body,
+        payload=payload,
         event_id=_header("X-Shopify-Event-Id", required=False),
         triggered_at=_triggered_at(),
+        body=body,  # parsed once, above; stored as it is where that stores the same value
     )
     try:
         outcome = webhooks.receive(
@@ -96,16 +123,66 @@ def _receive(platform_name: str, integration_id: str | None) -> Response:
         )
     except ShopMismatch as exc:
         raise ApiError(401, "shop_mismatch", exc.message) from None
-    except PayloadError as exc:
-        raise ApiError(400, "invalid_payload", exc.message) from None
-    return Response(ANSWERS[outcome], status=200, mimetype="application/json")
+    return outcome
+
+
+# ApiError codes -> the outcome counted
+_OUTCOMES = {
+    "invalid_hmac": "bad_hmac",
+    "rate_limited": "rate_limited",
+    "shop_mismatch": "shop_mismatch",
+    "invalid_payload": "invalid",
+    "missing_header": "invalid",
+    "invalid_header": "invalid",
+    "not_found": "unknown_endpoint",
+}
+
+
+def _outcome(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return _OUTCOMES.get(exc.code, "refused")
+    if isinstance(exc, HTTPException) and exc.code == 413:
+        return "too_large"
+    if isinstance(exc, NotFound):
+        return "unknown_integration"
+    if isinstance(exc, StorelinkError):
+        return "refused"
+    return "error"
+
+
+def _counted(view: Callable[..., Outcome]) -> Callable[..., Response]:
+    """Answer the view's outcome (its encoded-once body), and count the answer by platform,
+    topic and outcome; labels only from known values (the path and headers are the caller's
+    to choose)."""
+
+    @wraps(view)
+    def wrapped(**path: str) -> Response:
+        platform = path["platform"]
+        outcome = "error"
+        try:
+            outcome = view(**path)
+            return Response(ANSWERS[outcome], status=200, mimetype="application/json")
+        except Exception as exc:
+            outcome = _outcome(exc)
+            raise
+        finally:
+            topic = request.headers.get("X-Shopify-Topic", "")
+            services().metrics.webhook_received(
+                platform if platform in services().platforms else "unknown",
+                topic if topic in services().handlers.inbox else "other",
+                outcome,
+            )
+
+    return wrapped
 
 
 @bp.post("/<platform>/<integration_id>")
-def per_integration(platform: str, integration_id: str) -> Response:
+@_counted
+def per_integration(platform: str, integration_id: str) -> Outcome:
     return _receive(platform, integration_id)
 
 
 @bp.post("/<platform>")
-def app_level(platform: str) -> Response:
+@_counted
+def app_level(platform: str) -> Outcome:
     return _receive(platform, None)

@@ -177,7 +177,7 @@ def _graphql_order(**fields: Any) -> dict[str, Any]:
             "countryCodeV2": "US",
             "phone": None,
         },
-        "shippingLines": {"nodes": [{"title": "Express", "code": "EXP"}]},
+        "shippingLines": _page([{"title": "Express", "code": "EXP"}]),
         "lineItems": _page([_line_item(466157049)]),
     }
     order.update(fields)
@@ -1069,3 +1069,126 @@ def test_an_answer_that_does_not_match_the_ids_asked_is_a_rejection(
     shop.script.append(answers.ok({"nodes": [None]}))
     with pytest.raises(PlatformRejected):
         platform.inventory_levels(session, [("10", "1"), ("11", "1")])
+
+
+# --- reading whole: every page, or an error -----------------------------------------------------
+
+
+def test_a_page_of_lines_that_fails_is_an_error_not_a_partial_order(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    first = _graphql_order(lineItems=_page([_line_item(1)], cursor="l1"))
+    shop.script.append(answers.ok({"order": first}))
+    shop.default = lambda _request: httpx.Response(503)
+    with pytest.raises(PlatformUnavailable, match="OrderLineItems"):
+        platform.order(session, "450789469")
+
+
+def test_an_order_gone_between_two_pages_of_its_lines_is_unavailable_not_partial(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    first = _graphql_order(lineItems=_page([_line_item(1)], cursor="l1"))
+    shop.script.extend([answers.ok({"order": first}), answers.ok({"order": None})])
+    with pytest.raises(PlatformUnavailable, match="disappeared"):
+        platform.order(session, "450789469")
+
+
+def test_a_next_page_without_a_cursor_is_a_rejection_not_the_end(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    lines = {"nodes": [_line_item(1)], "pageInfo": {"hasNextPage": True, "endCursor": None}}
+    shop.script.append(answers.ok({"order": _graphql_order(lineItems=lines)}))
+    with pytest.raises(PlatformRejected, match=r"line_items\.page_info"):
+        platform.order(session, "450789469")
+
+
+def test_shipping_lines_beyond_the_first_page_are_read(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    first = _graphql_order(shippingLines=_page([{"title": "Standard", "code": "STD"}], "s1"))
+    shop.script.extend(
+        [
+            answers.ok({"order": first}),
+            answers.ok({"order": {"shippingLines": _page([{"title": "Next day", "code": "ND"}])}}),
+        ]
+    )
+    order = platform.order(session, "450789469")
+    assert order is not None
+    assert order.shipping_methods == ("Standard", "STD", "Next day", "ND")
+    assert _operations(shop) == ["Order", "OrderShippingLines"]
+    assert shop.bodies()[1]["variables"] == {"id": "gid://shopify/Order/450789469", "after": "s1"}
+
+
+def _fulfillment_order(number: int, lines: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"gid://shopify/FulfillmentOrder/{number}",
+        "status": "OPEN",
+        "assignedLocation": {"location": {"id": "gid://shopify/Location/2"}},
+        "lineItems": lines,
+    }
+
+
+def test_an_order_gone_between_pages_of_its_fulfillment_orders_is_unavailable(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    page = _page([_fulfillment_order(31, _page([_fo_line(1)]))], cursor="fo1")
+    shop.script.extend(
+        [
+            answers.ok({"order": {"id": "gid://shopify/Order/7", "fulfillmentOrders": page}}),
+            answers.ok({"order": None}),
+        ]
+    )
+    with pytest.raises(PlatformUnavailable, match="disappeared"):
+        platform.fulfillment_orders(session, "7")
+
+
+def test_a_fulfillment_order_gone_between_pages_of_its_lines_is_unavailable(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    page = _page([_fulfillment_order(31, _page([_fo_line(1)], cursor="f1"))])
+    shop.script.extend(
+        [
+            answers.ok({"order": {"id": "gid://shopify/Order/7", "fulfillmentOrders": page}}),
+            answers.ok({"fulfillmentOrder": None}),
+        ]
+    )
+    with pytest.raises(PlatformUnavailable, match="disappeared"):
+        platform.fulfillment_orders(session, "7")
+
+
+def test_a_location_gone_between_pages_of_its_levels_is_unavailable_not_half_read(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    level = {"item": {"id": "gid://shopify/InventoryItem/10"}, "quantities": _quantities(7, 5, 2)}
+    shop.script.extend(
+        [
+            answers.ok(_locations(("1", True))),
+            answers.ok({"inventoryItems": _page([{"id": "gid://shopify/InventoryItem/10"}])}),
+            answers.ok({"location": {"inventoryLevels": _page([level], cursor="v1")}}),
+            answers.ok({"location": None}),
+        ]
+    )
+    with pytest.raises(PlatformUnavailable, match="disappeared"):
+        platform.inventory_snapshot(session, ["1"], expected_items=1)
+
+
+def test_a_location_gone_before_its_levels_are_read_is_not_in_the_snapshot(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    shop.script.extend(
+        [
+            answers.ok(_locations(("1", True))),
+            answers.ok({"inventoryItems": _page([{"id": "gid://shopify/InventoryItem/10"}])}),
+            answers.ok({"location": None}),
+        ]
+    )
+    snapshot = platform.inventory_snapshot(session, ["1"], expected_items=1)
+    assert snapshot.locations == frozenset()  # not "no stock of item 10 there"
+
+
+def test_text_in_an_answer_is_made_storable(
+    platform: ShopifyPlatform, shop: Any, answers: Any, session: StoreSession
+) -> None:
+    body = {"data": {"shop": {"name": "Acme\x00 Outdoor \ud800"}}, "extensions": answers.cost()}
+    shop.script.append(httpx.Response(200, content=json.dumps(body).encode()))  # escaped
+    assert platform.shop_info(session).name == "Acme Outdoor \ufffd"

@@ -18,6 +18,7 @@ from core.store import (
     CustomersDataRequest,
     CustomersRedact,
     OrderCancelled,
+    OrderChanged,
     OrderEdited,
     OrderFulfilled,
     OrderPlaced,
@@ -371,3 +372,57 @@ def test_a_connected_store_must_have_the_order_and_uninstall_topics(
         "app/uninstalled",
     }
     assert platform.webhook_topics() == REQUIRED_TOPICS
+
+
+@pytest.mark.parametrize(("topic", "event_type"), ORDER_TOPICS)
+def test_an_order_webhook_filtered_to_a_few_fields_names_the_order_to_re_read(
+    platform: ShopifyPlatform, topic: str, event_type: type[Any]
+) -> None:
+    payload = {"id": 1001, "updated_at": "2026-02-01T10:00:00-05:00", "note": "no lines here"}
+    event = platform.parse_webhook(topic, payload, "acme.myshopify.com")
+    assert event == OrderChanged(
+        order_id="1001", updated_at=datetime(2026, 2, 1, 15, 0, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"admin_graphql_api_id": "gid://shopify/Order/1001"},
+        {"id": 1001, "line_items": [{"id": 1, "quantity": 2}]},  # no time: not a whole order
+        {"id": 1001, "updated_at": "2026-02-01T10:00:00Z", "line_items": []},
+    ],
+    ids=["gid-only", "no-updated-at", "empty-lines"],
+)
+def test_an_order_webhook_that_is_not_a_whole_order_is_read_again_from_the_store(
+    platform: ShopifyPlatform, payload: dict[str, Any]
+) -> None:
+    event = platform.parse_webhook("orders/updated", payload, "acme.myshopify.com")
+    assert isinstance(event, OrderChanged)
+    assert event.order_id == "1001"
+
+
+def test_an_order_webhook_naming_no_order_is_a_payload_error(platform: ShopifyPlatform) -> None:
+    with pytest.raises(PayloadError, match="names no order"):
+        platform.parse_webhook("orders/updated", {"note": "hi"}, "acme.myshopify.com")
+
+
+def test_text_a_store_cannot_store_is_made_storable_as_the_order_is_read() -> None:
+    order = parse_order(
+        _minimal(
+            note="leave\x00 at the door",
+            email="ada\ud800@example.com",
+            tags="vip\x00, rush",
+            shipping_address={"address1": "1 Main\x00 St", "city": "Lon\udfffdon"},
+            line_items=[{"id": 1, "quantity": 1, "sku": "SKU\x00-1", "title": "Tent \ud83d"}],
+        )
+    )
+    assert order.note == "leave at the door"
+    assert order.email == "ada\ufffd@example.com"
+    assert order.tags == ("vip", "rush")
+    assert order.shipping_address is not None
+    assert (order.shipping_address.address1, order.shipping_address.city) == (
+        "1 Main St",
+        "Lon\ufffddon",
+    )
+    assert (order.lines[0].sku, order.lines[0].title) == ("SKU-1", "Tent \ufffd")

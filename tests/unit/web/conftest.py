@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from adapters.crypto import generate_key_spec
 from adapters.memory import MemoryDatabase, MemoryUnitOfWork
@@ -82,3 +85,26 @@ class People:
 @pytest.fixture
 def people(services: Services) -> People:
     return People(services)
+
+
+def login_form_token(browser: FlaskClient, **request: Any) -> str:
+    """The CSRF token of the login form, as a browser that opens ``/login`` gets it."""
+    page = browser.get("/login", **request).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the login form carries a CSRF token"
+    return match.group(1)
+
+
+def sign_in(
+    browser: FlaskClient, email: str, password: str = "password-123", **request: Any
+) -> TestResponse:
+    """Post the login form as a browser would (``request``: e.g. ``environ_base``)."""
+    token = login_form_token(browser, **request)
+    return browser.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}, **request
+    )
+
+
+def from_address(address: str) -> dict[str, Any]:
+    """Request arguments that make the test client come from ``address``."""
+    return {"environ_base": {"REMOTE_ADDR": address}}

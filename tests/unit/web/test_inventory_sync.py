@@ -25,7 +25,7 @@ from core.services.worker import Worker
 from core.store import Credentials
 from entrypoints.bootstrap import Services
 from entrypoints.settings import Settings
-from entrypoints.web.auth import AUTH_FAILURES
+from entrypoints.web.api_cron import CRON_FAILURES
 from tests.unit.web.conftest import People
 
 SECRET = "cron-secret-for-tests-0123456789abcdef"
@@ -209,8 +209,8 @@ def test_wrong_cron_tokens_from_one_address_are_throttled_like_api_tokens(
     services: Services, web: FlaskClient, people: People
 ) -> None:
     _store(services, people.acme.id, "acme.myshopify.com")
-    codes = [_cron(web, f"guess-{n}")[0] for n in range(AUTH_FAILURES.amount + 1)]
-    assert codes[:-1] == [401] * AUTH_FAILURES.amount
+    codes = [_cron(web, f"guess-{n}")[0] for n in range(CRON_FAILURES.amount + 1)]
+    assert codes[:-1] == [401] * CRON_FAILURES.amount
     assert codes[-1] == 429
     throttled = web.post(CRON, headers={"Authorization": f"Bearer {SECRET}"})
     assert throttled.status_code == 429  # the address is locked out, right token or not

@@ -860,6 +860,20 @@ def test_the_integrations_page_links_each_store_to_its_pages_and_offers_the_acti
     assert "Yes, disconnect acme.myshopify.com" in page
 
 
+def test_the_integrations_page_names_each_store_by_its_shop_name_and_domain(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    with shop.services.ctx.uow() as uow:
+        integration = uow.integrations.get(shop.integration.id)
+        assert integration is not None
+        integration.shop_name = "Acme Outdoor & Co"
+        uow.integrations.update(integration)
+        uow.commit()
+    browser, _ = owner
+    page = browser.get(PORTAL).get_data(as_text=True)
+    assert "Acme Outdoor &amp; Co<br><small>acme.myshopify.com</small>" in page
+
+
 def test_disconnecting_needs_the_confirmation_and_erases_the_tokens(
     shop: Shop, people: People, owner: tuple[FlaskClient, str]
 ) -> None:

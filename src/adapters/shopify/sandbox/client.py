@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json as _json
 import ssl
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -69,10 +70,13 @@ class SandboxControl:
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> dict[str, Any]:
+        # escaped JSON (httpx would send raw UTF-8), so any text reaches the sandbox, even a
+        # lone surrogate that UTF-8 cannot carry
         response = self._http.request(
             method,
             path,
-            json=dict(json) if json is not None else None,
+            content=None if json is None else _json.dumps(dict(json)).encode(),
+            headers=None if json is None else {"Content-Type": "application/json"},
             params=_clean(params) if params else None,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )

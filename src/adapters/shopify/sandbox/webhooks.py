@@ -179,7 +179,7 @@ class WebhookDispatcher:
             shop=event.shop,
             uri=target.uri,
             api_version=target.api_version,
-            body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
+            body=_body(payload),
             triggered_at=triggered,
             subscription_id=target.subscription_id,
             sequence=self._sequence,
@@ -353,3 +353,12 @@ class WebhookDispatcher:
             thread.join(timeout=5)
         if self._client is not None:
             self._client.close()
+
+
+def _body(payload: dict[str, Any]) -> bytes:
+    """UTF-8 JSON as Shopify sends it; text UTF-8 cannot carry (a lone surrogate, which a
+    control API caller may put in an order) goes out as a ``\\uXXXX`` escape instead."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode()
