@@ -1,7 +1,8 @@
-"""Webhook ingest on PostgreSQL: throughput and response times with concurrent senders.
+"""Webhook ingest on PostgreSQL: storelink serve against the same server with a bare app.
 
-    .venv/bin/python benchmarks/webhook_ingest.py [--senders 4] [--requests 6000]
-        [--duplicates 0.2] [--threads 8] [--database-url postgresql://USER@HOST/DB]
+    .venv/bin/python benchmarks/webhook_ingest.py [--senders 4] [--requests 3000] [--rounds 3]
+        [--duplicates 0.2] [--threads 8] [--redis-url redis://HOST:6379/N] [--profile FILE]
+        [--no-direct] [--database-url postgresql://USER@HOST/DB]
 
 The real app runs as ``storelink serve`` (waitress, the production server) in its own process
 on a local port, on a scratch database (created on ``--database-url``'s server, by default the
@@ -10,17 +11,27 @@ integrations are inserted directly through the unit of work: ingest makes no sto
 ``--senders`` threads, each with its own keep-alive httpx client, post signed
 ``orders/create`` deliveries (the first order of Shopify's REST reference in
 tests/fixtures/shopify, 17 kB, each with its own order id and ``X-Shopify-Webhook-Id``) and
-time every request. All in one run, on the same database, with the same deliveries:
+time every request.
 
-1. the app, every delivery new: throughput, latency percentiles, and a check that the inbox
-   holds exactly one event per delivery;
-2. the app with a share of repeated webhook ids (``--duplicates``): what deduplication costs;
-3. the baseline over HTTP: a bare WSGI app under waitress (same threads) doing only the HMAC
-   check and one INSERT, so the app's own cost can be told from the HTTP server's;
-4. the baseline: the same number of threads each doing the same HMAC check (base64
-   HMAC-SHA256, ``hmac.compare_digest``) plus one bare INSERT of the body into a plain table
-   (``webhook_bare (body jsonb)``, no index; own connection, autocommit, so the server's
-   durability settings apply to every row as they do to the app's commits).
+The comparison: the same-server baseline is a bare WSGI app doing only the app's HMAC check
+(base64 HMAC-SHA256 of the raw body, ``hmac.compare_digest``) and one INSERT of the body
+(``webhook_bare (body jsonb)``, autocommit, one connection per thread) into the same
+database, served by the same waitress with the same threads, in its own process. Both
+servers run side by side; ``--rounds`` rounds each send the same new deliveries to one and
+then the other (who goes first alternates), so both see the same machine. Each phase
+reports req/s, latency percentiles and the server process's CPU a request (from /proc);
+the app's throughput over the baseline's is the ratio the goal is stated in. Then, on the
+same database:
+
+* the app with a share of repeated webhook ids (``--duplicates``): what deduplication costs,
+  and a check that each distinct delivery is stored exactly once;
+* (unless ``--no-direct``) the baseline without HTTP: the same number of threads each doing
+  the HMAC check and the INSERT on its own connection.
+
+``--redis-url`` gives the app ``REDIS_URL`` (its rate limiters in Redis, as a deployment of
+several processes has them); without it they are in memory. ``--profile FILE`` samples both
+servers' processes with py-spy during the measured rounds (see ``_profile.py``; the bare
+app's stacks go to FILE.bare) and prints where their CPU goes, in ms a request.
 
 Deliveries are spread over enough stores that none passes the per-store limit of
 ``entrypoints.web.webhooks.DELIVERIES`` (a single store is capped there by design); a 429 would
@@ -64,6 +75,7 @@ from _harness import (
     print_summaries,
     scratch_database,
 )
+from _profile import Profile, Sampler
 from attrs import define, field, frozen
 
 from adapters.crypto import AesGcmCipher
@@ -83,6 +95,8 @@ MARK = b"987654321012345"  # the order id in the body template, replaced per del
 PER_STORE = DELIVERIES.amount * 5 // 6  # deliveries per store and phase: under its limit
 WARMUP_PER_SENDER = 100
 WARMUP_BARE = 20
+GOAL_RATIO = 0.7  # the app's throughput over the same-server baseline's (issue 8)
+GOAL_P99_MS = 50.0  # at 4 senders
 
 
 @frozen
@@ -377,20 +391,117 @@ def print_cpu(rows: Sequence[tuple[str, Cpu]], requests: int) -> None:
         )
 
 
+def fresh(streams: Sequence[Stream]) -> list[Stream]:
+    """The same posts, nothing recorded yet."""
+    return [Stream(list(s.posts)) for s in streams]
+
+
+@frozen
+class Measured:
+    """One phase of one server: what the senders saw and what it cost."""
+
+    who: str  # "app" or "bare"
+    round: int
+    streams: list[Stream]
+    cpu: Cpu
+
+    @property
+    def summary(self) -> Summary:
+        return merged(self.who, self.streams, self.cpu.seconds)
+
+    @property
+    def requests(self) -> int:
+        return sum(len(s.latencies) for s in self.streams)
+
+    @property
+    def server_ms(self) -> float:
+        return self.cpu.processes.get("server", 0.0) * 1000 / self.requests
+
+
+def combined(who: str, phases: Sequence[Measured]) -> tuple[Summary, float]:
+    """All rounds of one server: latencies pooled, throughput over the summed wall time,
+    server CPU over the summed requests."""
+    seconds = sum(m.cpu.seconds for m in phases)
+    summary = merged(who, [s for m in phases for s in m.streams], seconds)
+    cpu = sum(m.cpu.processes.get("server", 0.0) for m in phases)
+    return summary, cpu * 1000 / summary.count
+
+
+def print_comparison(measured: Sequence[Measured], goal_ratio: float, goal_p99: float) -> None:
+    print(
+        f"  {'round':<6} {'server':<28} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8} {'server CPU ms/req':>18}"
+    )
+    names = {"app": "storelink serve", "bare": "bare waitress (HMAC+INSERT)"}
+    for m in measured:
+        r = m.summary
+        print(
+            f"  {m.round:<6} {names[m.who]:<28} {r.rate:>8.1f} {r.ms(50):>8.2f} "
+            f"{r.ms(90):>8.2f} {r.ms(99):>8.2f} {r.max_ms:>8.2f} {m.server_ms:>18.2f}"
+        )
+    app = [m for m in measured if m.who == "app"]
+    bare = [m for m in measured if m.who == "bare"]
+    app_all, app_cpu = combined("app", app)
+    bare_all, bare_cpu = combined("bare", bare)
+    for label, r, cpu in (("all", app_all, app_cpu), ("all", bare_all, bare_cpu)):
+        name = names[r.label]
+        print(
+            f"  {label:<6} {name:<28} {r.rate:>8.1f} {r.ms(50):>8.2f} {r.ms(90):>8.2f} "
+            f"{r.ms(99):>8.2f} {r.max_ms:>8.2f} {cpu:>18.2f}"
+        )
+    per_round = [
+        a.summary.rate / b.summary.rate for a, b in zip(app, bare, strict=True) if b.summary.rate
+    ]
+    ratio = app_all.rate / bare_all.rate
+    print(
+        f"  app / same-server baseline: throughput {ratio:.2f}x "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in per_round)}), server CPU a request "
+        f"{app_cpu / bare_cpu:.2f}x ({app_cpu:.2f} vs {bare_cpu:.2f} ms), "
+        f"p50 {app_all.ms(50) / bare_all.ms(50):.2f}x, p99 {app_all.ms(99) / bare_all.ms(99):.2f}x"
+    )
+    met = ratio >= goal_ratio and app_all.ms(99) <= goal_p99
+    print(
+        f"  goal: throughput >= {goal_ratio:.2f}x the same-server baseline and app p99 <= "
+        f"{goal_p99:.0f} ms: {'met' if met else 'NOT met'} "
+        f"({ratio:.2f}x, p99 {app_all.ms(99):.1f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=4, help="concurrent senders (threads)")
     parser.add_argument(
-        "--requests", type=int, default=6_000, help="deliveries per phase, over all senders"
+        "--requests", type=int, default=3_000, help="deliveries per phase, over all senders"
     )
     parser.add_argument(
-        "--duplicates", type=float, default=0.2, help="share of repeated webhook ids (phase 2)"
+        "--rounds", type=int, default=3, help="app and baseline phases, interleaved, each"
+    )
+    parser.add_argument(
+        "--duplicates",
+        type=float,
+        default=0.2,
+        help="share of repeated webhook ids in the app's duplicates phase (0: no such phase)",
     )
     parser.add_argument("--threads", type=int, default=8, help="waitress threads (serve's default)")
     parser.add_argument(
         "--database-url",
         help="a PostgreSQL server to create the scratch database on "
         "(default: postgresql://postgres@127.0.0.1:5432/postgres, else embedded)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="REDIS_URL for the app's rate limiters, as a deployment of several processes "
+        "has it (default: none, the limiter in memory://)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="sample storelink serve with py-spy during the app's measured phases, write the "
+        "raw stacks to FILE and print where its CPU goes",
+    )
+    parser.add_argument(
+        "--no-direct", action="store_true", help="skip the baseline without HTTP (phase 4)"
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -413,6 +524,8 @@ def main() -> None:
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
         )
+        if args.redis_url:
+            env["REDIS_URL"] = args.redis_url
         db = PostgresDatabase(database.url, max_size=2)
         db.open()
         ctx = Context(
@@ -420,88 +533,112 @@ def main() -> None:
         )
         plan = Plan(ctx, AesGcmCipher.from_spec(env["TOKEN_ENCRYPTION_KEYS"]), args.senders)
         warmup = plan.streams("warmup", WARMUP_PER_SENDER)
-        unique = plan.streams("unique", per_sender)
-        repeated = plan.streams("dupes", per_sender, args.duplicates)
+        rounds = [plan.streams(f"round{n}", per_sender) for n in range(1, args.rounds + 1)]
+        repeated = plan.streams("dupes", per_sender, args.duplicates) if args.duplicates else []
         db.close()
+        limiter = f"Redis ({args.redis_url})" if args.redis_url else "memory://"
         print(
             f"{args.senders} senders x {per_sender:,} signed orders/create deliveries "
-            f"({len(plan.template):,}-byte bodies) per phase; waitress with {args.threads} "
-            f"threads in its own process"
+            f"({len(plan.template):,}-byte bodies) a phase; {args.rounds} rounds of the app and "
+            f"the bare app, interleaved; each in its own process under waitress with "
+            f"{args.threads} threads; the app's rate limiter in {limiter}"
         )
         with psycopg.connect(database.url, autocommit=True) as conn:
             conn.execute(BARE_TABLE)
 
-        with app_process(env, port, threads=args.threads) as app:
-            meter = CpuMeter(database.url, {"server": app.process.pid})
-            run_phase(warmup, http_sender(app.url), meter)
-            app_cpu = run_phase(unique, http_sender(app.url), meter)
-            dupes_cpu = run_phase(repeated, http_sender(app.url), meter)
+        measured: list[Measured] = []
+        profiles: dict[str, Profile] = {}
+        with (
+            app_process(env, port, threads=args.threads) as app,
+            bare_process(database.url, free_port(), args.threads, workdir) as bare,
+        ):
+            servers = {
+                "app": (app.url, CpuMeter(database.url, {"server": app.process.pid})),
+                "bare": (bare.url, CpuMeter(database.url, {"server": bare.process.pid})),
+            }
+            for url, meter in servers.values():
+                run_phase(fresh(warmup), http_sender(url), meter)
+            samplers = (
+                {
+                    "app": Sampler(app.process.pid, args.profile),
+                    "bare": Sampler(bare.process.pid, Path(f"{args.profile}.bare")),
+                }
+                if args.profile
+                else {}
+            )
+            bare_before = bare_count(database.url)
+            for n, streams in enumerate(rounds, start=1):
+                # alternate who goes first, so a drift in the machine's load favours neither
+                for who in ("app", "bare") if n % 2 else ("bare", "app"):
+                    url, meter = servers[who]
+                    own = fresh(streams)
+                    measured.append(Measured(who, n, own, run_phase(own, http_sender(url), meter)))
+            bare_rows = bare_count(database.url) - bare_before
+            profiles = {who: sampler.stop() for who, sampler in samplers.items()}
+            dupes_cpu = (
+                run_phase(repeated, http_sender(app.url), servers["app"][1]) if repeated else None
+            )
             queue_warnings = app.log_lines("Task queue depth")
 
-        bare_http = [Stream(list(s.posts)) for s in unique]
-        with bare_process(database.url, free_port(), args.threads, workdir) as bare:
-            meter = CpuMeter(database.url, {"server": bare.process.pid})
-            run_phase([Stream(s.posts[:WARMUP_BARE]) for s in unique], http_sender(bare.url), meter)
-            before = bare_count(database.url)
-            bare_http_cpu = run_phase(bare_http, http_sender(bare.url), meter)
-            bare_http_rows = bare_count(database.url) - before
-
-        baseline = [Stream(list(s.posts)) for s in unique]
-        before = bare_count(database.url) + WARMUP_BARE * len(baseline)
-        baseline_cpu = run_phase(baseline, bare_sender(database.url), CpuMeter(database.url))
-        baseline_rows = bare_count(database.url) - before
-
-        app_row = merged("app: storelink serve, POST /api/webhooks/...", unique, app_cpu.seconds)
-        http_row = merged(
-            "baseline over HTTP: waitress, check, INSERT", bare_http, bare_http_cpu.seconds
-        )
-        base_row = merged("baseline: HMAC check + bare INSERT", baseline, baseline_cpu.seconds)
         print()
-        print(f"Every delivery new ({total:,} requests a row):")
-        print_summaries([app_row, http_row, base_row])
-        for label, other in (("baseline", base_row), ("baseline over HTTP", http_row)):
+        print(
+            f"Every delivery new, {total:,} requests a phase: storelink serve against the same "
+            f"waitress serving a bare WSGI app (HMAC check + INSERT):"
+        )
+        print_comparison(measured, GOAL_RATIO, GOAL_P99_MS)
+        app_phases = [m for m in measured if m.who == "app"]
+        bare_phases = [m for m in measured if m.who == "bare"]
+        print(
+            f"  answers: app {answers([s for m in app_phases for s in m.streams])}; "
+            f"bare {answers([s for m in bare_phases for s in m.streams])}"
+        )
+        for n in range(1, args.rounds + 1):
+            stored, distinct = inbox_count(database.url, f"round{n}")
+            verdict = "exactly one per delivery" if stored == distinct == total else "MISMATCH"
+            print(f"  round {n}: inbox_events {stored:,} for {total:,} deliveries ({verdict})")
+        print(f"  webhook_bare: {bare_rows:,} rows (expected {total * args.rounds:,})")
+        print_cpu([(f"app, round {m.round}", m.cpu) for m in app_phases], total)
+        print_cpu([(f"bare, round {m.round}", m.cpu) for m in bare_phases], total)
+        for who, profile in profiles.items():
+            phases = [m for m in measured if m.who == who]
+            _, cpu = combined(who, phases)
+            name = "storelink serve" if who == "app" else "the bare app's waitress"
+            where = args.profile if who == "app" else f"{args.profile}.bare"
+            print()
+            print(f"Where {name}'s CPU went (the rounds above, stacks in {where}):")
+            profile.print(cpu)
+
+        if repeated and dupes_cpu is not None:
+            distinct_posts = len({p.delivery_id for s in repeated for p in s.posts})
+            print()
             print(
-                f"  app / {label}: throughput {app_row.rate / other.rate:.2f}x, "
-                f"p50 {app_row.ms(50) / other.ms(50):.1f}x, "
-                f"p99 {app_row.ms(99) / other.ms(99):.1f}x"
+                f"With {args.duplicates:.0%} repeated webhook ids ({total:,} requests, "
+                f"{distinct_posts:,} distinct deliveries):"
             )
-        print(
-            f"  answers: app {answers(unique)}; over HTTP {answers(bare_http)}; "
-            f"baseline {answers(baseline)}"
-        )
-        stored, distinct = inbox_count(database.url, "unique")
-        verdict = "exactly one per delivery" if stored == distinct == total else "MISMATCH"
-        print(f"  inbox_events: {stored:,} for {total:,} deliveries ({verdict})")
-        print(
-            f"  webhook_bare: {bare_http_rows:,} rows over HTTP, {baseline_rows:,} direct "
-            f"(expected {total:,} each)"
-        )
-        print_cpu(
-            [
-                ("app (server = storelink serve)", app_cpu),
-                ("baseline over HTTP (server = bare waitress)", bare_http_cpu),
-                ("baseline (no server)", baseline_cpu),
-            ],
-            total,
-        )
+            rows = [merged("app: every request", repeated, dupes_cpu.seconds)]
+            for answer in ("200 stored", "200 duplicate"):
+                latencies = [t for s in repeated for t in s.by_answer.get(answer, [])]
+                label = f"app: answered {answer.split()[1]}"
+                rows.append(Summary.of(label, latencies, dupes_cpu.seconds))
+            print_summaries(rows)
+            print(f"  answers: {answers(repeated)}")
+            stored, distinct = inbox_count(database.url, "dupes")
+            verdict = "exactly once each" if stored == distinct == distinct_posts else "MISMATCH"
+            print(
+                f"  inbox_events: {stored:,} for {distinct_posts:,} distinct deliveries ({verdict})"
+            )
+            print_cpu([("app with duplicates", dupes_cpu)], total)
 
-        distinct_posts = len({p.delivery_id for s in repeated for p in s.posts})
-        print()
-        print(
-            f"With {args.duplicates:.0%} repeated webhook ids ({total:,} requests, "
-            f"{distinct_posts:,} distinct deliveries):"
-        )
-        rows = [merged("app: every request", repeated, dupes_cpu.seconds)]
-        for answer in ("200 stored", "200 duplicate"):
-            latencies = [t for s in repeated for t in s.by_answer.get(answer, [])]
-            label = f"app: answered {answer.split()[1]}"
-            rows.append(Summary.of(label, latencies, dupes_cpu.seconds))
-        print_summaries(rows)
-        print(f"  answers: {answers(repeated)}")
-        stored, distinct = inbox_count(database.url, "dupes")
-        verdict = "exactly once each" if stored == distinct == distinct_posts else "MISMATCH"
-        print(f"  inbox_events: {stored:,} for {distinct_posts:,} distinct deliveries ({verdict})")
-        print_cpu([("app with duplicates", dupes_cpu)], total)
+        if not args.no_direct:
+            baseline = fresh(rounds[0])
+            before = bare_count(database.url) + WARMUP_BARE * len(baseline)
+            baseline_cpu = run_phase(baseline, bare_sender(database.url), CpuMeter(database.url))
+            baseline_rows = bare_count(database.url) - before
+            print()
+            print("Baseline without HTTP: the same threads, HMAC check + bare INSERT each:")
+            print_summaries([merged("no HTTP", baseline, baseline_cpu.seconds)])
+            print(f"  answers: {answers(baseline)}; webhook_bare: {baseline_rows:,} rows")
+            print_cpu([("no HTTP (no server)", baseline_cpu)], total)
         if queue_warnings:
             print(f"  waitress warned {len(queue_warnings)} time(s): {queue_warnings[-1]}")
 

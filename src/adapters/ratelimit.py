@@ -6,7 +6,9 @@ namespaced by ``prefix``, so several deployments (or test runs) can share one Re
 
 The strategy is ``limits``' moving window: a key may spend ``rate.amount`` units in any
 ``rate.per_seconds`` seconds, with no burst at a window boundary. It keeps one timestamp per
-unit spent, which is cheap for the budgets storelink uses (tens to a few thousand units).
+unit spent, which is cheap for the budgets storelink uses (tens to a few thousand units). On
+Redis an ``acquire`` is one script, one round trip: ``limits``' acquire and then its window
+count, on the same keys (``limits`` itself takes two scripts for the two).
 
 When the storage fails (Redis down, timing out), every method raises
 ``StorelinkError(code="rate_limiter_unavailable")``; ``LimitsRateLimiter`` never guesses.
@@ -36,9 +38,10 @@ from typing import Final, TypeVar
 from attrs import define, field, frozen
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import ConfigurationError, StorageError
-from limits.storage import Storage, storage_from_string
+from limits.storage import RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
+from redis.commands.core import Script
 
 from core.errors import InvalidInput, StorelinkError
 from core.ports import Rate, RateLimitDecision, RateLimiter
@@ -90,6 +93,48 @@ def _item(rate: Rate, cost: int) -> RateLimitItem:
     return RateLimitItemPerSecond(rate.amount, rate.per_seconds)
 
 
+# limits' acquire_moving_window.lua, then its moving_window.lua on the same key at the same
+# timestamp: {1 if acquired else 0, the oldest timestamp in the window or nil, how many there}
+_ACQUIRE_AND_COUNT = """
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local amount = tonumber(ARGV[4])
+local acquired = 0
+if amount <= limit then
+    local entry = redis.call('lindex', KEYS[1], limit - amount)
+    if not (entry and tonumber(entry) >= timestamp - expiry) then
+        local entries = {}
+        for i = 1, amount do
+            entries[i] = timestamp
+        end
+        for i = 1, #entries, 5000 do
+            redis.call('lpush', KEYS[1], unpack(entries, i, math.min(i + 4999, #entries)))
+        end
+        redis.call('ltrim', KEYS[1], 0, limit - 1)
+        redis.call('expire', KEYS[1], expiry)
+        acquired = 1
+    end
+end
+local target = timestamp - expiry
+local low, high, found = 0, limit - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local value = tonumber(redis.call('lindex', KEYS[1], mid))
+    if value and value >= target then
+        found = mid
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+if found then
+    return {acquired, redis.call('lindex', KEYS[1], found), found + 1}
+end
+return {acquired, false, 0}
+"""
+
+
 @contextmanager
 def _translated(operation: str) -> Iterator[None]:
     try:
@@ -115,18 +160,47 @@ class LimitsRateLimiter:
     prefix: str = field(default="storelink", kw_only=True)
     timeout: float = field(default=1.0, kw_only=True)
     _strategy: MovingWindowRateLimiter = field(init=False, repr=False)
+    _on_redis: tuple[RedisStorage, Script] | None = field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         if not _PREFIX.fullmatch(self.prefix):
             raise InvalidInput("rate limiter prefix must be 1-64 letters, digits or '_.:-'")
-        self._strategy = MovingWindowRateLimiter(_storage(self.uri, self.prefix, self.timeout))
+        storage = _storage(self.uri, self.prefix, self.timeout)
+        self._strategy = MovingWindowRateLimiter(storage)
+        if isinstance(storage, RedisStorage):
+            script = storage.get_connection().register_script(_ACQUIRE_AND_COUNT.encode())
+            self._on_redis = (storage, script)
 
     def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
         item = _item(rate, cost)
+        if self._on_redis is not None:
+            return self._acquire_on_redis(item, key, rate, cost)
         with _translated("acquire"):
             allowed = self._strategy.hit(item, key, cost=cost)
             stats = self._strategy.get_window_stats(item, key)
         return _decision(allowed, stats, rate)
+
+    def _acquire_on_redis(
+        self, item: RateLimitItem, key: str, rate: Rate, cost: int
+    ) -> RateLimitDecision:
+        """``hit`` and ``get_window_stats`` of the moving window in one round trip."""
+        if self._on_redis is None:
+            raise RuntimeError("not on Redis")
+        storage, script = self._on_redis
+        now = time.time()
+        expiry = item.get_expiry()
+        try:
+            acquired, oldest, count = script(
+                [storage.prefixed_key(item.key_for(key))], [now, item.amount, expiry, cost]
+            )
+        except storage.base_exceptions as exc:
+            raise StorelinkError(
+                f"rate limiter storage unavailable during acquire ({type(exc).__name__})",
+                code=UNAVAILABLE,
+            ) from exc
+        start = now if oldest is None else float(oldest)
+        stats = WindowStats(start + expiry, item.amount - int(count))
+        return _decision(bool(acquired), stats, rate)
 
     def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
         item = _item(rate, cost)

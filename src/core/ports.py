@@ -70,6 +70,7 @@ __all__ = [
     "Clock",
     "IdGenerator",
     "InboxRepository",
+    "InboxWriter",
     "IntegrationRepository",
     "InventorySyncRepository",
     "LocationMappingRepository",
@@ -623,10 +624,24 @@ class CatalogRepository(Protocol):
         ...
 
 
+class InboxWriter(Protocol):
+    """Stores one inbox event in a transaction of its own: all a webhook request writes, in
+    as few round trips as the storage allows."""
+
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
+        """``InboxRepository.add`` in a unit of work of its own, committed when this returns:
+        ``False`` (and nothing stored) if the (platform, delivery id) is already stored."""
+        ...
+
+
 class InboxRepository(Protocol):
-    def add(self, event: InboxEvent) -> bool:
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
         """Store the event; ``False`` (and nothing stored) if its (platform, delivery id) is
-        already stored."""
+        already stored.
+
+        ``payload_json``: the JSON document ``event.payload`` was decoded from (a webhook's
+        raw body), if the caller has it. An adapter may store that instead of encoding the
+        payload again, where doing so stores the same value; otherwise it ignores it."""
         ...
 
     def get(self, event_id: str) -> InboxEvent | None:

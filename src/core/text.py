@@ -11,11 +11,17 @@ it encodes. Everything else is kept as it is.
 
 from __future__ import annotations
 
+import codecs
+import re
 from typing import Any
 
-__all__ = ["REPLACEMENT", "storable_json", "storable_text"]
+__all__ = ["REPLACEMENT", "json_is_storable", "storable_json", "storable_text"]
 
 REPLACEMENT = "\ufffd"
+
+# \u0000, or any surrogate escape (\ud800-\udfff, either case): a pair is fine, but telling
+# a pair from a lone one is the parser's work, so either sends the payload the long way.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def storable_text(text: str) -> str:
@@ -46,3 +52,26 @@ def storable_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [storable_json(v) for v in value]
     return value
+
+
+def json_is_storable(document: bytes) -> bool:
+    """Is ``document`` a JSON text whose parsed value ``storable_json`` leaves unchanged?
+
+    A cheap test on the bytes, without parsing: UTF-8 (no byte order mark), no NUL byte, no
+    ``\\u0000`` and no surrogate escape (``\\ud800`` to ``\\udfff``). Only such escapes or
+    bytes can put U+0000 or a lone surrogate into a string, so when this says yes the parsed
+    value is already storable as it is (and the document may be stored verbatim). ``False``
+    may be wrong the other way (an escaped backslash before ``u0000``, a surrogate pair):
+    such a document is then merely made storable the long way.
+    """
+    if b"\x00" in document or document.startswith(codecs.BOM_UTF8):
+        return False
+    if b"\\u" in document and _UNSTORABLE_ESCAPE.search(document):
+        return False
+    if document.isascii():  # UTF-8 already, and far cheaper to tell than by decoding
+        return True
+    try:
+        document.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

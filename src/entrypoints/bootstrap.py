@@ -28,6 +28,7 @@ from core.ports import (
     Cipher,
     Clock,
     IdGenerator,
+    InboxWriter,
     PasswordHasher,
     RateLimiter,
     StorePlatform,
@@ -36,6 +37,7 @@ from core.ports import (
 from core.services import Context
 from core.services.health import queue_backlog
 from core.services.integrations import StoreContext
+from core.services.webhooks import IntegrationShops
 from core.services.worker import Handlers
 from entrypoints.settings import ConfigError, Settings
 
@@ -59,6 +61,8 @@ class Services:
     platforms: Mapping[str, StorePlatform] = field(factory=dict)
     handlers: Handlers = field(factory=Handlers)
     checks: dict[str, Check] = field(factory=dict)
+    # the web process's copy of integrations' shops, for webhook ingest (see IntegrationShops)
+    integration_shops: IntegrationShops = field(factory=IntegrationShops)
     # checks whose failure degrades the service without making it unready (Redis)
     degraded_only: frozenset[str] = frozenset()
     _closers: list[Callable[[], None]] = field(factory=list, alias="closers")
@@ -87,9 +91,13 @@ class Services:
 
 def database(
     settings: Settings, *, migrate: bool = True
-) -> tuple[UnitOfWorkFactory, Check, Callable[[], None]]:
+) -> tuple[UnitOfWorkFactory, InboxWriter, Check, Callable[[], None]]:
     """PostgreSQL at ``DATABASE_URL``, or an embedded server under the data dir."""
-    from adapters.postgres import PostgresDatabase, PostgresUnitOfWork  # noqa: PLC0415
+    from adapters.postgres import (  # noqa: PLC0415
+        PostgresDatabase,
+        PostgresInboxWriter,
+        PostgresUnitOfWork,
+    )
     from adapters.postgres import migrate as apply_migrations  # noqa: PLC0415
 
     url = settings.database_url or embedded_database_url(settings.data_dir)
@@ -98,7 +106,7 @@ def database(
     # web threads and workers may each hold two connections (a handler and a token refresh)
     db = PostgresDatabase(url, max_size=20)
     db.open()
-    return (lambda: PostgresUnitOfWork(db)), db.check, db.close
+    return (lambda: PostgresUnitOfWork(db)), PostgresInboxWriter(db), db.check, db.close
 
 
 def embedded_database_url(data_dir: Path) -> str:
@@ -125,6 +133,7 @@ def bootstrap(
     settings = settings or Settings.from_env()
     closers: list[Callable[[], None]] = []
     checks: dict[str, Check] = {}
+    inbox: InboxWriter | None = None  # given a unit of work, the writer over it
     if metrics is None:
         try:
             metrics = PrometheusMetrics(multiprocess_dir=settings.prometheus_multiproc_dir)
@@ -133,12 +142,16 @@ def bootstrap(
         closers.append(metrics.close)
     degraded_only: set[str] = set()
     if uow is None:
-        uow, check, close = database(settings, migrate=migrate)
+        uow, inbox, check, close = database(settings, migrate=migrate)
         checks["database"] = check
         closers.append(close)
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
-    ctx = Context(uow=uow, clock=clock, ids=ids, metrics=metrics)
+    ctx = (
+        Context(uow=uow, clock=clock, ids=ids, metrics=metrics)
+        if inbox is None
+        else Context(uow=uow, clock=clock, ids=ids, metrics=metrics, inbox=inbox)
+    )
     metrics.watch_backlog(partial(queue_backlog, ctx), clock)
     if rate_limiter is None:
         limiter = LimitsRateLimiter(settings.redis_url or "memory://")

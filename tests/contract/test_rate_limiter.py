@@ -282,6 +282,42 @@ def test_deployments_with_different_prefixes_do_not_share_a_budget(
     assert other.acquire("k", rate).allowed
 
 
+@pytest.mark.redis
+def test_an_acquire_on_redis_is_one_round_trip_that_limits_reads_alike(
+    redis_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    commands: list[object] = []
+    execute = redis.Redis.execute_command
+
+    def counted(self: redis.Redis, *args: object, **options: object) -> object:
+        commands.append(args[0])
+        return execute(self, *args, **options)
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    limiter = LimitsRateLimiter(redis_url, prefix=prefix)
+    rate = Rate(3, 60)
+    limiter.peek("k", rate)  # loads limits' own scripts first
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+
+    first = limiter.acquire("k", rate, cost=2)
+    clock.advance(10)
+    second = limiter.acquire("k", rate)
+    refused = limiter.acquire("k", rate)
+
+    assert len(commands) == 3  # one script each, found by its hash after the first
+    assert (first.allowed, first.remaining) == (True, 1)
+    assert (second.allowed, second.remaining) == (True, 0)
+    assert (refused.allowed, refused.remaining) == (False, 0)
+    assert refused.retry_after == pytest.approx(50, abs=0.01)
+    # limits' own scripts, from another limiter of the deployment, see the same window
+    other = LimitsRateLimiter(redis_url, prefix=prefix)
+    assert other.peek("k", rate).remaining == 0
+    clock.advance(50.001)
+    assert other.peek("k", rate, cost=2).allowed
+
+
 @pytest.mark.memory
 def test_memory_limiters_keep_a_budget_per_process(clock: ManualClock) -> None:
     one, other = LimitsRateLimiter("memory://"), LimitsRateLimiter("memory://")

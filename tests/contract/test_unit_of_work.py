@@ -7,6 +7,7 @@ are in ``test_uow_queues.py``; what only PostgreSQL can show (concurrency, const
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta, timezone
@@ -14,8 +15,14 @@ from datetime import timedelta, timezone
 import pytest
 from attrs import evolve
 
+from adapters.postgres import PostgresInboxWriter, PostgresUnitOfWork
+from adapters.system import ManualClock, UuidIdGenerator
 from core.errors import Conflict, NotFound
 from core.model import Client, StockLevel
+from core.ports import InboxWriter
+from core.services import Context, webhooks
+from core.services._context import UnitOfWorkInbox
+from core.services.integrations import StoreContext
 
 # --- the unit of work itself -------------------------------------------------------------------
 
@@ -1426,6 +1433,55 @@ def test_a_delivery_stored_twice_is_refused_and_kept_once_as_first_received(uow_
         assert uow.inbox.list() == [first]
 
 
+@pytest.fixture
+def inbox_writer(request, uow_factory) -> InboxWriter:
+    """The ``InboxWriter`` of the same adapter and store as ``uow_factory``."""
+    if isinstance(uow_factory(), PostgresUnitOfWork):
+        return PostgresInboxWriter(request.getfixturevalue("pg_database").db)
+    return UnitOfWorkInbox(uow_factory)
+
+
+def test_an_inbox_writer_stores_each_delivery_once_committed_when_it_returns(
+    uow_factory, inbox_writer, make
+):
+    event = make.event(payload={"id": 1, "line_items": [{"id": 2, "quantity": 1}]})
+    assert inbox_writer.add(event) is True
+    assert inbox_writer.add(evolve(event, id=make.id())) is False  # the same delivery id
+
+    with uow_factory() as uow:
+        assert uow.inbox.list() == [event]
+
+
+# JSON documents a webhook may carry, and what ``json.loads`` makes of them: stored from the
+# document itself where PostgreSQL stores the same value, from the payload otherwise.
+DOCUMENTS = [
+    b'{"id": 1, "note": "plain ascii", "price": "19.90", "total": 19.9, "n": [1, 2.5, -0]}',
+    rb'{"name": "Cr\u00e8me br\u00fbl\u00e9e", "snowman": "\u2603", "pair": "\ud83c\udfaa"}',
+    '{"name": "Crème brûlée", "emoji": "🎪", "city": "Zürich"}'.encode(),
+    b'{"a": 1, "a": 2, "big": 123456789012345678901234567890, "e": 1e2, "deep": {"x": [{}]}}',
+    b'{"slash": "a\\/b \\\\u0000 is text, not a NUL", "tab": "a\\tb"}',
+    '{"utf16": "Zürich"}'.encode("utf-16"),  # json.loads reads UTF-16 too
+    b"\xef\xbb\xbf" + '{"bom": "Zürich"}'.encode(),  # and a UTF-8 byte order mark
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_an_event_stored_with_the_json_it_was_decoded_from_keeps_that_payload(
+    uow_factory, inbox_writer, make, document
+):
+    payload = json.loads(document)
+    in_unit = make.event(payload=payload)
+    alone = make.event(payload=payload)
+    with uow_factory() as uow:
+        assert uow.inbox.add(in_unit, payload_json=document) is True
+        uow.commit()
+    assert inbox_writer.add(alone, payload_json=document) is True
+
+    with uow_factory() as uow:
+        assert uow.inbox.get(in_unit.id) == in_unit
+        assert uow.inbox.get(alone.id) == alone
+
+
 def test_the_same_delivery_id_from_another_platform_is_another_event(uow_factory, make):
     shopify = make.event(delivery_id="42")
     tiktok = make.event(delivery_id="42", platform="tiktok")
@@ -1693,3 +1749,55 @@ def test_dict_values_keep_their_types_through_a_round_trip(uow_factory, make):
         got = uow.inbox.get(event.id).payload
     assert got == payload
     assert [type(got[k]) for k in ("int", "float", "big", "bool")] == [int, float, int, bool]
+
+
+class _RecordingInbox:
+    """The adapter's writer, noting the raw document each event was handed with."""
+
+    def __init__(self, writer: InboxWriter) -> None:
+        self.writer = writer
+        self.documents: list[bytes | None] = []
+
+    def add(self, event, *, payload_json=None) -> bool:
+        self.documents.append(payload_json)
+        return self.writer.add(event, payload_json=payload_json)
+
+
+# Raw bodies of signed deliveries: whether ``receive`` may hand the body on to be stored as it
+# is (storable_json would change nothing), and the payload stored either way.
+RECEIVED = [
+    (
+        b'{"id": 1, "note": "plain \\u00e8", "total": 19.9}',
+        True,
+        {"id": 1, "note": "plain è", "total": 19.9},
+    ),
+    ('{"city": "Zürich"}'.encode(), True, {"city": "Zürich"}),
+    (b'{"note": "a\\u0000b"}', False, {"note": "ab"}),
+    (b'{"note": "a\\ud800b", "\\udc00": 1}', False, {"note": "a\ufffdb", "\ufffd": 1}),
+    (b'{"pair": "\\ud83c\\udfaa"}', False, {"pair": "\U0001f3aa"}),
+]
+
+
+@pytest.mark.parametrize("case", RECEIVED)
+def test_a_delivery_is_stored_storable_and_its_body_kept_only_when_nothing_changed(
+    uow_factory, inbox_writer, make, case
+):
+    body, verbatim, stored = case
+    inbox = _RecordingInbox(inbox_writer)
+    ctx = Context(uow=uow_factory, clock=ManualClock(), ids=UuidIdGenerator(), inbox=inbox)
+    sc = StoreContext(ctx=ctx, cipher=None, platforms={}, app_url="")  # type: ignore[arg-type]
+    delivery = webhooks.Delivery(
+        platform="shopify",
+        topic="orders/create",
+        shop="nobody.myshopify.com",
+        delivery_id=make.id(),
+        payload=json.loads(body),
+        body=body,
+    )
+
+    assert webhooks.receive(sc, delivery, integration_id=None) == "stored"
+
+    assert inbox.documents == [body if verbatim else None]
+    with uow_factory() as uow:
+        [event] = uow.inbox.list()
+    assert event.payload == stored

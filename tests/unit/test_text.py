@@ -3,12 +3,13 @@ UTF-8), and text that could already be stored is kept exactly."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.text import REPLACEMENT, storable_json, storable_text
+from core.text import REPLACEMENT, json_is_storable, storable_json, storable_text
 
 AWKWARD = ["\x00", "\ud800", "\udbff", "\udc00", "\udfff", "\ud83d", "\ude00", "\ufffd", "\uffff"]
 any_text = st.text(
@@ -102,3 +103,29 @@ def test_a_json_value_keeps_its_shape_and_its_other_values() -> None:
         "name": None,
         "ok": True,
     }
+
+
+@given(json_values, st.booleans())
+def test_a_document_said_storable_parses_to_a_value_storable_json_leaves_unchanged(
+    value: Any, ascii_only: bool
+) -> None:
+    try:
+        document = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    except UnicodeEncodeError:  # pragma: no cover - surrogatepass encodes any str
+        return
+    if json_is_storable(document):
+        parsed = json.loads(document)
+        assert storable_json(parsed) == parsed
+
+
+def test_a_document_is_storable_only_without_nul_surrogate_escapes_or_other_encodings() -> None:
+    assert json_is_storable(b'{"a": "\\u00e8 \\u0026 \\ud7ff", "b": [1, 2.5]}')
+    assert json_is_storable('{"city": "Zürich"}'.encode())
+    assert not json_is_storable(b'{"a": "\\u0000"}')
+    assert not json_is_storable(b'{"a": "\\uD800"}')
+    assert not json_is_storable(b'{"\\udfff": 1}')
+    assert not json_is_storable(b'{"a": "\\uDa00\\udc00"}')  # a pair too: the long way
+    assert not json_is_storable(b'{"a": "\x00"}')
+    assert not json_is_storable(b'{"a": "\xff"}')  # not UTF-8
+    assert not json_is_storable('{"a": "Zürich"}'.encode("utf-16"))
+    assert not json_is_storable(b"\xef\xbb\xbf{}")

@@ -740,7 +740,7 @@ def _backlog(items: Iterable[InboxEvent | OutboxCommand]) -> Backlog:
 
 
 class MemoryInboxRepository(_Repo):
-    def add(self, event: InboxEvent) -> bool:
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
         for other in self._tx.table("inbox").values():
             if other.platform == event.platform and other.delivery_id == event.delivery_id:
                 return False

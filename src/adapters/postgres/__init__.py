@@ -7,6 +7,7 @@ Wiring (the composition root)::
     db = PostgresDatabase(conninfo)
     db.open()                               # raises StorelinkError("database_unavailable")
     uow_factory = unit_of_work_factory(db)  # or: lambda: PostgresUnitOfWork(db)
+    inbox = PostgresInboxWriter(db)         # Context(..., inbox=inbox): webhook ingest
     ...
     db.close()
 """
@@ -16,6 +17,7 @@ from adapters.postgres._database import PostgresDatabase
 from adapters.postgres._errors import DATABASE_UNAVAILABLE
 from adapters.postgres._migrations import Migration, MigrationError, load_migrations, migrate
 from adapters.postgres._uow import PostgresUnitOfWork, unit_of_work_factory
+from adapters.postgres._work import PostgresInboxWriter
 from adapters.postgres.embedded import (
     EMBEDDED_MISSING,
     EmbeddedPostgres,
@@ -30,6 +32,7 @@ __all__ = [
     "Migration",
     "MigrationError",
     "PostgresDatabase",
+    "PostgresInboxWriter",
     "PostgresUnitOfWork",
     "create_database",
     "embedded_conninfo",

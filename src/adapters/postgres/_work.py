@@ -2,18 +2,24 @@
 
 A claim locks due rows with ``FOR UPDATE SKIP LOCKED`` and marks them ``processing`` under the
 worker's lease in the same statement, so two workers never get the same item and neither
-waits for the other.
+waits for the other. ``PostgresInboxWriter`` stores a webhook's event with one statement in
+autocommit: no BEGIN and COMMIT round trips around it.
 """
 
 from __future__ import annotations
 
 import builtins
+import codecs
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
-from adapters.postgres._rows import ALERTS, INBOX_EVENTS, OUTBOX_COMMANDS, SYNC_RUNS, Table
+from adapters.postgres._database import PostgresDatabase
+from adapters.postgres._rows import ALERTS, INBOX_EVENTS, OUTBOX_COMMANDS, SYNC_RUNS, Row, Table
 from adapters.postgres._session import Repository, Session, where
 from core.model import (
     INBOX_CLAIMABLE,
@@ -78,6 +84,46 @@ def _claim(
     return sorted(rows, key=lambda row: (row["next_attempt_at"], row["id"]))
 
 
+# Composed once: turning the sql.Composed into text on every call cost more than the rest of
+# the statement's preparation (psycopg caches what it derives from a query's text).
+_INSERT_INBOX = INBOX_EVENTS.insert(on_conflict_do_nothing=True).as_string()
+
+
+def _verbatim(document: bytes) -> bytes:
+    return document
+
+
+def _stores_as_is(document: bytes) -> bool:
+    """Would ``jsonb`` store exactly what Python's ``json.loads`` read from ``document``?
+
+    Yes for UTF-8 text (no byte order mark, no NUL byte: what json.loads would take for
+    UTF-16 or -32) without a ``\\u0000`` escape (a string jsonb refuses to hold; a payload
+    holding one is left to the payload's own encoding).
+    """
+    if b"\\u0000" in document or b"\x00" in document or document.startswith(codecs.BOM_UTF8):
+        return False
+    if document.isascii():  # UTF-8 already, and far cheaper to tell than by decoding
+        return True
+    try:
+        document.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_INBOX_FIELDS = INBOX_EVENTS.fields
+
+
+def _inbox_params(event: InboxEvent, payload_json: bytes | None) -> Row:
+    if payload_json is None or not _stores_as_is(payload_json):
+        return INBOX_EVENTS.params(event)
+    # PostgreSQL parses the document for jsonb as it would the re-encoded payload, and Python
+    # neither walks nor encodes the whole payload again
+    params: Row = {name: getattr(event, name) for name in _INBOX_FIELDS}
+    params["payload"] = Jsonb(payload_json, dumps=_verbatim)
+    return params
+
+
 _STATES = {
     "received": "waiting",
     "pending": "waiting",
@@ -120,12 +166,8 @@ def _backlog(session: Session, query: sql.Composed) -> Backlog:
 
 
 class PostgresInboxRepository(Repository):
-    def add(self, event: InboxEvent) -> bool:
-        inserted = self._s.write(
-            INBOX_EVENTS.insert(on_conflict_do_nothing=True),
-            INBOX_EVENTS.params(event),
-            savepoint=False,
-        )
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
+        inserted = self._s.write(_INSERT_INBOX, _inbox_params(event, payload_json), savepoint=False)
         return inserted == 1
 
     def get(self, event_id: str) -> InboxEvent | None:
@@ -189,6 +231,29 @@ class PostgresInboxRepository(Repository):
             "offset": offset,
         }
         return [INBOX_EVENTS.load(row) for row in self._s.rows(query, params)]
+
+
+class PostgresInboxWriter:
+    """``InboxWriter``: the ``INSERT ... ON CONFLICT DO NOTHING`` of one event, alone, in
+    autocommit on a pooled connection. PostgreSQL makes the statement its own transaction,
+    durable when it answers, so it is one round trip where a unit of work takes three (BEGIN,
+    INSERT, COMMIT); the pool checks the connection on borrow as for any unit of work."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
+        params = _inbox_params(event, payload_json)
+        with self._db.connection() as conn:  # errors come out as core errors
+            conn.autocommit = True  # borrowed idle: no transaction open to end
+            try:
+                inserted = conn.execute(_INSERT_INBOX, params).rowcount
+            finally:
+                # as the pool hands connections out; a connection that broke meanwhile refuses
+                # (and the pool drops it): the error that broke it is the one to raise
+                with contextlib.suppress(psycopg.Error):
+                    conn.autocommit = False
+        return inserted == 1
 
 
 class PostgresOutboxRepository(Repository):

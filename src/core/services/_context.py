@@ -1,16 +1,17 @@
-"""What every use case needs: a unit of work factory, a clock, an id generator and where
-to record metrics (nowhere unless the composition root says so)."""
+"""What every use case needs: a unit of work factory, a clock, an id generator, where to
+record metrics (nowhere unless the composition root says so) and the inbox writer webhook
+ingest uses (by default one over the unit of work)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from attrs import field, frozen
+from attrs import Factory, field, frozen
 
 from core.errors import NotFound, PermissionDenied
-from core.model import Alert, AlertSeverity, User
+from core.model import Alert, AlertSeverity, InboxEvent, User
 from core.observability import NoMetrics
-from core.ports import Clock, IdGenerator, Metrics, UnitOfWork, UnitOfWorkFactory
+from core.ports import Clock, IdGenerator, InboxWriter, Metrics, UnitOfWork, UnitOfWorkFactory
 
 # The actor for work nobody in particular asked for: the worker, the CLI, scheduled syncs.
 SYSTEM = User(
@@ -23,11 +24,27 @@ SYSTEM = User(
 
 
 @frozen
+class UnitOfWorkInbox:
+    """``InboxWriter`` over any unit of work: add the event, commit."""
+
+    uow: UnitOfWorkFactory
+
+    def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
+        with self.uow() as uow:
+            stored = uow.inbox.add(event, payload_json=payload_json)
+            uow.commit()
+        return stored
+
+
+@frozen
 class Context:
     uow: UnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     metrics: Metrics = field(factory=NoMetrics)
+    inbox: InboxWriter = field(
+        default=Factory(lambda ctx: UnitOfWorkInbox(ctx.uow), takes_self=True), kw_only=True
+    )
 
 
 def require_staff(actor: User) -> None:

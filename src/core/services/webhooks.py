@@ -2,7 +2,8 @@
 
 ``receive`` runs inside the HTTP request after the signature was checked: it stores one
 ``InboxEvent`` per delivery id (a repeat is recognised and stored once) and changes nothing
-else, calls no store API. ``handlers`` builds the worker's handlers per topic: order topics
+else, calls no store API. ``IntegrationShops`` spares it reading the integration of every
+delivery. ``handlers`` builds the worker's handlers per topic: order topics
 read the store outside any transaction (``order_import.read_order``) and apply the result in
 the worker's; ``app/uninstalled`` erases the tokens without an API
 call; the compliance topics are recorded (data requests) or erase personal data (redactions).
@@ -10,9 +11,10 @@ call; the compliance topics are recorded (data requests) or erase personal data 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
 
 from attrs import evolve, frozen
 
@@ -38,7 +40,7 @@ from core.store import (
     ShopRedact,
     StoreEvent,
 )
-from core.text import storable_json, storable_text
+from core.text import json_is_storable, storable_json, storable_text
 
 ORDER_TOPICS = (
     "orders/create",
@@ -62,50 +64,129 @@ class Delivery:
     payload: Mapping[str, Any]
     event_id: str | None = None
     triggered_at: datetime | None = None
+    # the raw body ``payload`` was parsed from, if the caller has it: stored as it is when
+    # that stores the same value (see ``receive``)
+    body: bytes | None = None
 
 
 class ShopMismatch(NotFound):
     code = "shop_mismatch"
 
 
+SHOPS_TTL: Final = timedelta(seconds=10)
+SHOPS_SIZE: Final = 10_000
+
+
+@frozen
+class IntegrationShop:
+    platform: str
+    shop_domain: str
+    read_at: datetime
+
+
+class IntegrationShops:
+    """The platform and shop of each integration id ``receive`` has read, for ``ttl``.
+
+    A per-integration delivery needs only these two of its integration. Neither changes for
+    an id (connecting a shop again reuses its row; nothing renames or deletes one), so a copy
+    held by the process spares every delivery a read of the integration; the TTL still bounds
+    how long a change would go unseen. Only integrations found are held (a new one is served
+    at once), at most ``size`` of them. The status is not held because ingest does not look
+    at it: a disconnected store's deliveries are stored as before, and the worker, which
+    reads the integration when it handles them, skips them. Safe to share between threads.
+    """
+
+    def __init__(self, ttl: timedelta = SHOPS_TTL, size: int = SHOPS_SIZE) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._held: dict[str, IntegrationShop] = {}
+        self._lock = threading.Lock()
+
+    def get(self, integration_id: str, now: datetime) -> IntegrationShop | None:
+        with self._lock:
+            held = self._held.get(integration_id)
+            if held is not None and not held.read_at <= now < held.read_at + self.ttl:
+                del self._held[integration_id]
+                return None
+            return held
+
+    def put(self, integration: Integration, now: datetime) -> IntegrationShop:
+        held = IntegrationShop(integration.platform, integration.shop_domain, now)
+        with self._lock:
+            self._held.pop(integration.id, None)
+            while len(self._held) >= self.size:
+                del self._held[next(iter(self._held))]  # the oldest read
+            self._held[integration.id] = held
+        return held
+
+
 def receive(
-    sc: StoreContext, delivery: Delivery, *, integration_id: str | None
+    sc: StoreContext,
+    delivery: Delivery,
+    *,
+    integration_id: str | None,
+    shops: IntegrationShops | None = None,
 ) -> Literal["stored", "duplicate"]:
     """Store the delivery. ``integration_id`` is given for per-integration endpoints (the
-    shop must match it); app-level deliveries are matched by shop.
+    shop must match it); app-level deliveries are matched by shop. ``shops``: the process's
+    copy of integrations' shops (without it the integration is read every time).
 
     The payload is stored as ``storable_json`` makes it (no U+0000, no lone surrogate), so a
     customer's text can never make a delivery unstorable; the store is read again when the
-    event is worked anyway."""
-    payload = storable_json(dict(delivery.payload))
+    event is worked anyway. When the delivery carries its raw body and ``json_is_storable``
+    tells from the bytes that ``storable_json`` would change nothing, the payload is taken as
+    it is and the body handed to the inbox to store verbatim (no walk of the payload, no
+    second encoding of it); otherwise the storable payload is stored and the body dropped.
+
+    The event is written by ``ctx.inbox`` in a transaction of its own: a known integration
+    costs no read, so storing the delivery is the request's only statement."""
+    payload_json = delivery.body
+    if payload_json is not None and json_is_storable(payload_json):
+        payload = dict(delivery.payload)
+    else:
+        payload = storable_json(dict(delivery.payload))
+        payload_json = None
     ctx = sc.ctx
     now = ctx.clock.now()
-    with ctx.uow() as uow:
-        if integration_id is not None:
-            integration = uow.integrations.peek(integration_id)
-            if integration is None or integration.platform != delivery.platform:
+    stored_for: str | None
+    if integration_id is not None:
+        shop = shops.get(integration_id, now) if shops is not None else None
+        if shop is None:
+            with ctx.uow() as uow:
+                integration = uow.integrations.peek(integration_id)
+            if integration is None:
                 raise NotFound("integration not found")
-            if integration.shop_domain != delivery.shop:
-                raise ShopMismatch("the shop does not match this integration")
-        else:
-            known = uow.integrations.connected_for_shop(delivery.platform, delivery.shop)
-            integration = known[0] if known else None
-        stored = uow.inbox.add(
-            InboxEvent(
-                id=ctx.ids.new_id(),
-                platform=delivery.platform,
-                topic=storable_text(delivery.topic),
-                delivery_id=storable_text(delivery.delivery_id),
-                received_at=now,
-                next_attempt_at=now,
-                payload=payload,
-                integration_id=integration.id if integration else None,
-                shop_domain=storable_text(delivery.shop),
-                event_id=storable_text(delivery.event_id) if delivery.event_id else None,
-                triggered_at=delivery.triggered_at,
+            shop = (
+                shops.put(integration, now)
+                if shops is not None
+                else IntegrationShop(integration.platform, integration.shop_domain, now)
             )
-        )
-        uow.commit()
+        if shop.platform != delivery.platform:
+            raise NotFound("integration not found")
+        if shop.shop_domain != delivery.shop:
+            raise ShopMismatch("the shop does not match this integration")
+        stored_for = integration_id
+    else:
+        with ctx.uow() as uow:
+            known = uow.integrations.connected_for_shop(delivery.platform, delivery.shop)
+        stored_for = known[0].id if known else None
+    stored = ctx.inbox.add(
+        InboxEvent(
+            id=ctx.ids.new_id(),
+            platform=delivery.platform,
+            topic=storable_text(delivery.topic),
+            delivery_id=storable_text(delivery.delivery_id),
+            received_at=now,
+            next_attempt_at=now,
+            payload=payload,
+            integration_id=stored_for,
+            shop_domain=storable_text(delivery.shop),
+            event_id=storable_text(delivery.event_id) if delivery.event_id else None,
+            triggered_at=delivery.triggered_at,
+        ),
+        # the document ``payload`` was parsed from, only while it is exactly that
+        payload_json=payload_json,
+    )
     return "stored" if stored else "duplicate"
 
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     g,
     redirect,
@@ -44,6 +45,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from core.errors import AuthenticationFailed, RateLimited
@@ -66,7 +68,8 @@ DEVICE_COOKIE = "storelink_device"
 DEVICE_MAX_AGE = 90 * 24 * 3600  # seconds a browser stays known after its last sign-in
 DEVICES_KEPT = 5  # accounts one browser is remembered for
 # Machine endpoints: signed by the store (HMAC) or by the cron secret, never by a user.
-CSRF_EXEMPT_PREFIXES = ("/api/webhooks/", "/api/cron/", "/healthz", "/readyz")
+WEBHOOK_PREFIX = "/api/webhooks/"
+CSRF_EXEMPT_PREFIXES = (WEBHOOK_PREFIX, "/api/cron/", "/healthz", "/readyz")
 # Where a bearer token is the view's own secret (METRICS_TOKEN), not an API token.
 OWN_BEARER_PATHS = frozenset({"/metrics"})
 
@@ -320,7 +323,19 @@ def sign_out_everywhere() -> dict[str, object]:
     return {"revoked": ended}
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie (it carries only the server-side session's id), but none at all
+    on webhook deliveries: a store's request carries no cookie and may not act through one,
+    so nothing is read or written for it (``_load_user`` skips them before any lookup)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return None  # Flask's null session: empty, refuses writes, never saved
+        return super().open_session(app, request)
+
+
 def register(app: Flask) -> None:
+    app.session_interface = _SessionInterface()
     app.register_blueprint(bp)
 
     @app.before_request

@@ -35,9 +35,10 @@ MAX_DEPTH = 64
 _INT_RANGE = range(-(2**63), 2**63)
 _MAX_INT_CHARS = 20  # "-9223372036854775808"
 
-# A JSON string (an unterminated one runs to the end of the text) or a bracket. Possessive and
-# always matching from a quote, so one pass over any text is linear.
-_TOKENS = re.compile(r'"(?:[^"\\]++|\\.?)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
+# A JSON string (an unterminated one runs to the end of the text), and a run of anything but
+# brackets. Possessive and always matching from a quote, so one pass over any text is linear.
+_STRINGS = re.compile(r'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]++")
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -66,14 +67,17 @@ def _check_depth(text: str) -> None:
     """Refuse nesting deeper than ``MAX_DEPTH``, brackets inside strings not counted."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return
+    # strings, then all but brackets, dropped by the regex engine: only brackets are walked
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    if brackets.count("[") + brackets.count("{") <= MAX_DEPTH:
+        return
     depth = 0
-    for token in _TOKENS.finditer(text):
-        bracket = text[token.start()]
+    for bracket in brackets:
         if bracket in "[{":
             depth += 1
             if depth > MAX_DEPTH:
                 _refuse(f"the body is nested more than {MAX_DEPTH} levels deep")
-        elif bracket in "]}":
+        else:
             depth -= 1
 
 

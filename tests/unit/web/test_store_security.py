@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import attrs
 import pytest
 from flask.testing import FlaskClient
 
@@ -24,6 +25,7 @@ from adapters.ratelimit import LimitsRateLimiter
 from adapters.shopify import ShopifyConfig, ShopifyPlatform, sign_callback
 from adapters.system import ManualClock, UuidIdGenerator
 from core.model import Integration
+from core.ports import Rate, RateLimitDecision, RateLimiter
 from core.services import SYSTEM, tenancy
 from core.services.integrations import seal
 from core.store import Credentials
@@ -411,6 +413,148 @@ def test_a_flood_of_valid_deliveries_is_answered_429_with_retry_after(
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1].headers["Retry-After"]) >= 1
     assert len(_inbox(services)) == 3
+
+
+def test_a_valid_delivery_is_stored_even_from_an_address_refused_for_bad_signatures(
+    web: FlaskClient, services: Services, tokens: dict[str, str]
+) -> None:
+    # Whoever shares (or spoofs) the store's address cannot lock its deliveries out: only
+    # failed checks are counted, and a valid signature is never refused by that count.
+    integration = _integration(services, tokens["acme_id"])
+    path = f"/api/webhooks/shopify/{integration.id}"
+    bad = [
+        _deliver(web, path, signature="bad").status_code
+        for _ in range(webhooks.BAD_SIGNATURES.amount + 1)
+    ]
+    assert bad[-1] == 429
+
+    assert _deliver(web, path).get_json() == {"status": "stored"}
+    assert _deliver(web, path, signature="bad").status_code == 429  # still counted
+    assert _inbox(services) == ["d-1"]
+
+
+class _Recording:
+    """A rate limiter that notes every key it is asked about."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self.keys: list[str] = []
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        self.keys.append(key)
+        return self.limiter.acquire(key, rate, cost)
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        self.keys.append(key)
+        return self.limiter.peek(key, rate, cost)
+
+    def reset(self, key: str, rate: Rate) -> None:
+        self.keys.append(key)
+        self.limiter.reset(key, rate)
+
+
+def test_a_valid_delivery_asks_the_limiter_about_its_store_only(
+    web: FlaskClient, services: Services, tokens: dict[str, str]
+) -> None:
+    # one round trip to a shared limiter a delivery (its store's budget), none for the
+    # bad-signature budget, which only failures spend
+    recording = services.webhook_limiter = _Recording(services.webhook_limiter)
+    integration = _integration(services, tokens["acme_id"])
+    path = f"/api/webhooks/shopify/{integration.id}"
+    for n in range(webhooks.BAD_SIGNATURES.amount + 5):
+        assert _deliver(web, path, webhook_id=f"d-{n}").status_code == 200
+    assert set(recording.keys) == {f"webhook:{integration.id}"}
+    assert len(recording.keys) == webhooks.BAD_SIGNATURES.amount + 5
+
+    assert _deliver(web, path, signature="bad").status_code == 401
+    assert recording.keys[-1] == "webhook-bad-hmac:127.0.0.1"
+
+
+def _rename_shop(services: Services, integration: Integration, shop: str) -> None:
+    with services.ctx.uow() as uow:
+        stored = uow.integrations.get(integration.id)
+        assert stored is not None
+        stored.shop_domain = shop
+        uow.integrations.update(stored)
+        uow.commit()
+
+
+def test_an_integrations_shop_is_read_again_once_the_process_copy_is_older_than_its_ttl(
+    web: FlaskClient, services: Services, tokens: dict[str, str]
+) -> None:
+    from core.services.webhooks import SHOPS_TTL
+
+    clock = services.ctx.clock
+    assert isinstance(clock, ManualClock)
+    integration = _integration(services, tokens["acme_id"])
+    path = f"/api/webhooks/shopify/{integration.id}"
+    assert _deliver(web, path, webhook_id="d-1").status_code == 200
+    foreign = _deliver(web, path, webhook_id="d-2", shop="other.myshopify.com")
+    assert (foreign.status_code, foreign.get_json()["error"]) == (401, "shop_mismatch")
+
+    # Nothing renames an integration's shop; were something to, the copy would serve the old
+    # shop for at most the TTL.
+    _rename_shop(services, integration, "renamed.myshopify.com")
+    clock.advance(SHOPS_TTL / 2)
+    assert _deliver(web, path, webhook_id="d-3").status_code == 200
+    clock.advance(SHOPS_TTL / 2)
+    assert _deliver(web, path, webhook_id="d-4").status_code == 401
+    renamed = _deliver(web, path, webhook_id="d-5", shop="renamed.myshopify.com")
+    assert renamed.status_code == 200
+    assert _inbox(services) == ["d-5", "d-3", "d-1"]
+
+
+def test_an_integration_unknown_at_first_is_served_as_soon_as_it_exists(
+    web: FlaskClient, services: Services, tokens: dict[str, str]
+) -> None:
+    now = services.ctx.clock.now()
+    integration = Integration(
+        id=services.ctx.ids.new_id(),
+        client_id=tokens["acme_id"],
+        platform="shopify",
+        shop_domain=SHOP,
+        created_at=now,
+        updated_at=now,
+        status="active",
+    )
+    path = f"/api/webhooks/shopify/{integration.id}"
+    assert _deliver(web, path).status_code == 404  # not held: only found integrations are
+
+    with services.ctx.uow() as uow:
+        uow.integrations.add(integration)
+        uow.commit()
+    assert _deliver(web, path).get_json() == {"status": "stored"}
+
+
+def test_a_disconnected_stores_deliveries_are_stored_and_skipped_by_the_worker(
+    web: FlaskClient, services: Services, tokens: dict[str, str]
+) -> None:
+    # Ingest never looked at the status, and the process's copy holds none: what decides is
+    # the worker, which reads the integration when it handles the event.
+    from core.services.integrations import erase
+    from core.services.worker import Worker
+
+    integration = _integration(services, tokens["acme_id"])
+    path = f"/api/webhooks/shopify/{integration.id}"
+    assert _deliver(web, path, webhook_id="before").status_code == 200  # the copy is warm
+    with services.ctx.uow() as uow:
+        stored = uow.integrations.get(integration.id)
+        assert stored is not None
+        erase(stored, services.ctx.clock.now())
+        uow.integrations.update(stored)
+        uow.commit()
+    with services.ctx.uow() as uow:  # the order of "before" never reached the store: drop it
+        (before,) = uow.inbox.list()
+        uow.inbox.update(attrs.evolve(before, status="processed"))
+        uow.commit()
+
+    assert _deliver(web, path, webhook_id="after").get_json() == {"status": "stored"}
+    report = Worker(services.ctx, services.handlers, worker_id="test").drain()
+
+    assert (report.processed, report.skipped) == (0, 1)
+    with services.ctx.uow() as uow:
+        after = next(e for e in uow.inbox.list() if e.delivery_id == "after")
+    assert (after.status, after.error) == ("skipped", "the store is disconnected")
 
 
 def test_app_level_compliance_deliveries_are_matched_by_shop(
