@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from adapters.postgres._orders import PostgresOrderRepository
+from adapters.shopify import ShopifyPlatform
+from core.errors import PlatformUnavailable
 from core.model import Integration
 from core.services import SYSTEM, fulfillment, integrations, inventory, mapping, order_import
 from core.services import stock as stock_services
@@ -249,3 +251,38 @@ def test_a_push_planned_while_an_order_is_reserved_reads_one_state_of_the_wareho
     level = _level(stack, "TENT-1")
     # on hand 11, 2 of them for this store's order: the store may hold 11 and sell 9
     assert (level["on_hand"], level["committed"], level["available"]) == (11, 2, 9)
+
+
+def test_a_fulfilment_found_in_the_store_on_a_retry_is_taken_off_what_the_store_has(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the chaos run (the store showing 2 less than the warehouse could ship once
+    everything was quiet): a fulfilment was created but its answer lost; the retry found it
+    in the store and sent nothing, but what storelink believed the store had kept those
+    units, so a later push that happened to target that belief sent nothing either."""
+    integration = _connected(stack, {"TENT-1": 0}, {"TENT-1": 9})
+    stack.control.place_order(SHOP, [{"sku": "TENT-1", "quantity": 2}])
+    stack.settle()
+    [order] = stack.orders()
+    real = ShopifyPlatform.create_fulfillment
+
+    def answer_lost(self, session, request):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", real)
+        real(self, session, request)
+        raise PlatformUnavailable("Shopify answered 503", operation="fulfillmentCreate")
+
+    monkeypatch.setattr(ShopifyPlatform, "create_fulfillment", answer_lost)
+    fulfillment.ship(stack.services.ctx, SYSTEM, order.id, carrier="UPS", tracking_number="1Z")
+    # the shipment's stock push goes first: the store is told 7 (of which 2 still committed)
+    inventory.push_changes(stack.services.store, integration.id, key_seed="first")
+    stack.settle()  # the fulfilment's push failed; its retry is due in a few seconds
+    with stack.services.ctx.uow() as uow:
+        [command] = uow.outbox.list(kind=fulfillment.FULFILLMENT_COMMAND)
+        retry_now = uow.outbox.get(command.id)
+        assert retry_now is not None
+        retry_now.next_attempt_at = stack.services.ctx.clock.now()
+        uow.outbox.update(retry_now)
+        uow.commit()
+    stack.settle()  # the retry finds the fulfilment by its tracking number
+    level = _level(stack, "TENT-1")
+    assert (level["on_hand"], level["committed"], level["available"]) == (7, 0, 7)

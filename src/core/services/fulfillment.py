@@ -260,14 +260,16 @@ def push_fulfillment(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
         if tracking_url and not fresh.tracking_url:
             fresh.tracking_url = tracking_url
         _mark_synced(uow, sc, fresh, external)
-        located = []  # the units this push took off the store's on hand, by location
+        # the units that left the store's on hand, by location: sent by this push, or found
+        # there (sent by an attempt whose answer was lost, or fulfilled by the merchant) and
+        # not yet taken off what storelink believes the store has either
+        located = []
         for line in fresh.lines:
             item = order.item(line.item_id)
             if item is None:
                 continue
             location = _location_of(fulfillment_orders, item.external_fulfillment_order_id)
-            if location in pending_locations:
-                located.append((item, line.quantity, location))
+            located.append((item, line.quantity, location))
         inventory.fulfilled_in_store(uow, sc.ctx, integration.id, order.warehouse_id, located)
         if ids:
             current.result = {"fulfillments": ids}
