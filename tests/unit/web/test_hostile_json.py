@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from core.model import Integration
 from core.text import storable_json
@@ -195,6 +196,21 @@ def test_every_json_route_answers_hostile_bodies_without_a_500(
         assert storable_json(event.payload) == event.payload
 
 
+def _deliver_signed(web: FlaskClient, store: Integration, body: bytes) -> TestResponse:
+    """``body`` as the store would send it to ``store``'s webhook address, correctly signed."""
+    return web.post(
+        f"/api/webhooks/shopify/{store.id}",
+        data=body,
+        headers={
+            "X-Shopify-Hmac-Sha256": _signed(body),
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": store.shop_domain,
+            "X-Shopify-Webhook-Id": "d-1",
+        },
+        content_type="application/json",
+    )
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -208,19 +224,7 @@ def test_every_json_route_answers_hostile_bodies_without_a_500(
 def test_a_signed_hostile_webhook_is_400_and_not_stored(
     web: FlaskClient, services: Services, people: People, name: str
 ) -> None:
-    store = _store(services, people.acme.id)
-    body = HOSTILE[name]
-    response = web.post(
-        f"/api/webhooks/shopify/{store.id}",
-        data=body,
-        headers={
-            "X-Shopify-Hmac-Sha256": _signed(body),
-            "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Shop-Domain": store.shop_domain,
-            "X-Shopify-Webhook-Id": "d-1",
-        },
-        content_type="application/json",
-    )
+    response = _deliver_signed(web, _store(services, people.acme.id), HOSTILE[name])
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_json"
     with services.ctx.uow() as uow:
@@ -241,19 +245,7 @@ def test_a_signed_webhook_whose_text_holds_nul_or_a_lone_surrogate_is_stored_sto
     web: FlaskClient, services: Services, people: People, name: str
 ) -> None:
     """A customer's note is the store's to send: refusing it would refuse the order for ever."""
-    store = _store(services, people.acme.id)
-    body = HOSTILE[name]
-    response = web.post(
-        f"/api/webhooks/shopify/{store.id}",
-        data=body,
-        headers={
-            "X-Shopify-Hmac-Sha256": _signed(body),
-            "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Shop-Domain": store.shop_domain,
-            "X-Shopify-Webhook-Id": "d-1",
-        },
-        content_type="application/json",
-    )
+    response = _deliver_signed(web, _store(services, people.acme.id), HOSTILE[name])
     assert response.status_code == 200, response.get_json()
     with services.ctx.uow() as uow:
         [event] = uow.inbox.list()
