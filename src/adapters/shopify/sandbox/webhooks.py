@@ -357,7 +357,7 @@ class WebhookDispatcher:
 
 def _body(payload: dict[str, Any]) -> bytes:
     """UTF-8 JSON as Shopify sends it; text UTF-8 cannot carry (a lone surrogate, which a
-    control API caller may put in an order) goes out as a ``\\uXXXX`` escape instead."""
+    control API caller may put in an order) goes out as a JSON escape (``\\ud800``) instead."""
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
