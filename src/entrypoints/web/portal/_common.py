@@ -1,0 +1,170 @@
+"""What every portal page shares: the blueprint, the fixed message texts, form and query
+helpers, tenant checks on integrations."""
+
+from __future__ import annotations
+
+import logging
+from math import ceil
+from typing import Any
+
+from flask import Blueprint, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from core.model import Integration, User
+from core.ports import Rate
+from core.services import integrations, tenancy
+from entrypoints.web.context import ctx
+from entrypoints.web.errors import ApiError
+from entrypoints.web.inputs import arg
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("portal", __name__)
+
+PORTAL = "/portal/settings/integrations"
+INBOX_STATUSES = ("received", "processing", "processed", "failed", "skipped", "dead")
+RETRYABLE = frozenset({"failed", "dead", "skipped"})
+PRODUCT_CHOICES = 200  # products offered in each mapping select; more are reached by SKU
+SKU_LOOKUP_LIMIT = 1000
+PASSWORD_CHANGES = Rate(5, 900)  # per user: each attempt checks the current password
+
+MESSAGES = {
+    # the store connection (the OAuth callback's answers)
+    "shopify_connected": "Your Shopify store is connected. Orders will arrive shortly.",
+    "missing_params": "The store's answer was incomplete. Please try again.",
+    "invalid_hmac": "The store's answer could not be verified. Please try again.",
+    "invalid_state": "The connection request expired or was not started here. Please try again.",
+    "token_exchange_failed": "The store did not grant access. Please try again.",
+    "save_failed": "The connection could not be saved. Please try again or contact support.",
+    # integrations
+    "disconnected": "The store is disconnected. Its orders and history are kept.",
+    "confirm_disconnect": "Tick the confirmation box to disconnect the store.",
+    "orders_synced": "Orders synced: {imported} imported, {updated} updated, {skipped} unchanged.",
+    "orders_sync_incomplete": (
+        "Orders synced with problems: {imported} imported, {updated} updated, "
+        "{skipped} unchanged; some orders failed and will be tried again on the next sync."
+    ),
+    "sync_failed": "The store could not be reached to sync orders. Please try again later.",
+    "not_connected": "The store is not connected; reconnect it first.",
+    "inventory_pushed": "Inventory pushed: {updated} updated, {unchanged} already right.",
+    "inventory_push_incomplete": (
+        "Inventory pushed with problems: {updated} updated, {unchanged} already right, "
+        "{failed} not set; the store's Products page shows why for each variant."
+    ),
+    "inventory_push_failed": (
+        "The store could not be reached to push inventory. Please try again later."
+    ),
+    "store_access_refused": (
+        "The store no longer accepts storelink's access; reconnect the store."
+    ),
+    # products and mappings
+    "mapped": "The variant is mapped to the product.",
+    "unmapped": "The mapping is removed.",
+    "sync_on": "Stock of this product is synced to the store again.",
+    "sync_off": "Stock of this product is no longer synced to the store.",
+    "auto_mapped": "Auto-map: {mapped} variant(s) mapped, {skipped} left for you to map.",
+    "choose_product": "Choose a product or type its SKU.",
+    "unknown_sku": "No product of yours has that SKU.",
+    "mapping_target_missing": "That store variant or product no longer exists. Reload the page.",
+    "already_mapped": "That variant is already mapped. Remove its mapping first.",
+    "mapping_missing": "That mapping no longer exists.",
+    # locations
+    "location_saved": "The location is saved.",
+    "location_target_missing": "That location or warehouse no longer exists. Reload the page.",
+    # events
+    "event_retried": "The event is queued to run again.",
+    "not_retryable": "Only failed, dead or skipped events can be retried.",
+    # the account
+    "password_changed": "Your password is changed. Your other sessions are signed out.",
+    "wrong_password": "The current password is wrong; the password is not changed.",
+    "password_too_short": (
+        f"A password needs at least {tenancy.MIN_PASSWORD_LENGTH} characters; "
+        "the password is not changed."
+    ),
+    "password_too_long": "A password may have at most 1024 characters; it is not changed.",
+    "passwords_differ": "The new password and its confirmation differ; it is not changed.",
+}
+
+# Messages that carry counts: the names of their whole-number query parameters.
+COUNTED = {
+    "orders_synced": ("imported", "updated", "skipped"),
+    "orders_sync_incomplete": ("imported", "updated", "skipped"),
+    "auto_mapped": ("mapped", "skipped"),
+    "inventory_pushed": ("updated", "unchanged"),
+    "inventory_push_incomplete": ("updated", "unchanged", "failed"),
+}
+MAX_COUNT_DIGITS = 9
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _count(name: str) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) <= MAX_COUNT_DIGITS else 0
+
+
+def _text(code: str | None) -> str | None:
+    """The fixed text for a message code from the query; unknown codes show nothing."""
+    text = MESSAGES.get(code or "")
+    if text is None:
+        return None
+    return text.format(**{name: _count(name) for name in COUNTED.get(code or "", ())})
+
+
+def _notices() -> dict[str, str | None]:
+    return {"message": _text(arg("message")), "error": _text(arg("error"))}
+
+
+def _field(name: str, *, max_length: int = 200) -> str | None:
+    value = (request.form.get(name) or "").strip()
+    if not value:
+        return None
+    if len(value) > max_length:
+        raise ApiError(400, "invalid_input", f"{name} is too long")
+    return value
+
+
+def _required(name: str) -> str:
+    value = _field(name)
+    if value is None:
+        raise ApiError(400, "missing_field", f"the form lacks {name}; reload the page")
+    return value
+
+
+def _checked(name: str) -> bool:
+    return request.form.get(name) in ("1", "on", "true")
+
+
+def _back(endpoint: str, **params: Any) -> Response:
+    """Redirect to a page with the query given (``message``/``error`` codes, filters, counts);
+    empty values are left out."""
+    query = {key: value for key, value in params.items() if value not in (None, "", 0, False)}
+    return redirect(url_for(endpoint, **query))
+
+
+def _shopify_store(user: User, integration_id: str) -> Integration:
+    """The integration if the user may see it and it is a Shopify store; else 404."""
+    found = integrations.get_integration(ctx(), user, integration_id)
+    if found.platform != "shopify":
+        raise ApiError(404, "not_found", "integration not found")
+    return found
+
+
+def _managed(user: User, integration_id: str, *, shopify: bool = True) -> Integration:
+    """The integration if the user may change it: 404 if unseen, 403 for a member."""
+    if shopify:
+        found = _shopify_store(user, integration_id)
+    else:
+        found = integrations.get_integration(ctx(), user, integration_id)
+    integrations.require_manager(user, found)
+    return found
+
+
+def _paging(limit: int, offset: int, total: int) -> dict[str, int]:
+    return {
+        "page": offset // limit + 1,
+        "pages": max(1, ceil(total / limit)),
+        "per_page": limit,
+        "total": total,
+    }

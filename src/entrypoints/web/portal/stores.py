@@ -1,0 +1,324 @@
+"""Stores: integrations, the catalogue and mappings, locations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from core.errors import Conflict, NotFound, PlatformAuthError, StorelinkError
+from core.model import Integration, Product, SyncRun, User
+from core.services import integrations, inventory, mapping, order_import
+from core.services import stock as stock_services
+from core.services.mapping import VariantRow
+from entrypoints.web import presenters
+from entrypoints.web.auth import login_required
+from entrypoints.web.context import actor, ctx, services
+from entrypoints.web.inputs import MAX_PER_PAGE, arg, page_args
+from entrypoints.web.portal._common import (
+    MESSAGES,
+    PORTAL,
+    PRODUCT_CHOICES,
+    SKU_LOOKUP_LIMIT,
+    _back,
+    _checked,
+    _field,
+    _managed,
+    _notices,
+    _paging,
+    _required,
+    _shopify_store,
+    bp,
+    log,
+)
+
+# --- integrations ----------------------------------------------------------------------------
+
+
+@bp.get(PORTAL)
+@login_required
+def integrations_page() -> str:
+    user = actor()
+    found = integrations.list_integrations(ctx(), user)
+    success = arg("success")
+    return render_template(
+        "integrations.html",
+        integrations=found,
+        inventory_runs=_inventory_runs(found),
+        success=MESSAGES.get(success or "") if success == "shopify_connected" else None,
+        **_notices(),
+        manageable={i.id for i in found if user.can_manage_integrations(i.client_id)},
+        can_connect=user.role in ("owner", "admin") or user.is_staff,
+        platforms=sorted(services().platforms),
+    )
+
+
+@bp.post(f"{PORTAL}/disconnect")
+@login_required
+def disconnect() -> Response:
+    user = actor()
+    integration_id = _required("integration")
+    _managed(user, integration_id, shopify=False)
+    if not _checked("confirm"):
+        return _back("portal.integrations_page", error="confirm_disconnect")
+    integrations.disconnect(services().store, user, integration_id)
+    return _back("portal.integrations_page", message="disconnected")
+
+
+@bp.post(f"{PORTAL}/sync-orders")
+@login_required
+def sync_orders() -> Response:
+    user = actor()
+    found = _managed(user, _required("integration"), shopify=False)
+    if not found.is_connected:
+        return _back("portal.integrations_page", error="not_connected")
+    try:
+        report = order_import.reconcile(services().store, found.id, manual=True)
+    except StorelinkError as exc:
+        log.warning("manual order sync of %s failed: %s", found.id, exc.code)
+        return _back("portal.integrations_page", error="sync_failed")
+    counts = report.as_dict()
+    if report.errors or report.failed:
+        return _back("portal.integrations_page", error="orders_sync_incomplete", **counts)
+    return _back("portal.integrations_page", message="orders_synced", **counts)
+
+
+def _inventory_runs(found: list[Integration]) -> dict[str, SyncRun]:
+    """The latest full inventory sync of each store, read in one unit of work."""
+    with ctx().uow() as uow:
+        runs = {i.id: uow.sync_runs.latest(i.id, "inventory") for i in found}
+    return {key: run for key, run in runs.items() if run is not None}
+
+
+@bp.post(f"{PORTAL}/sync-inventory")
+@login_required
+def sync_inventory() -> Response:
+    """The "Push inventory now" button: a full sync (read the store's levels, repair drift,
+    push every synced variant that differs), whatever the store's automatic sync settings."""
+    user = actor()
+    found = _managed(user, _required("integration"), shopify=False)
+    if not found.is_connected:
+        return _back("portal.integrations_page", error="not_connected")
+    try:
+        report = inventory.sync_now(services().store, user, found.id)
+    except PlatformAuthError:
+        return _back("portal.integrations_page", error="store_access_refused")
+    except StorelinkError as exc:
+        log.warning("manual inventory push of %s failed: %s", found.id, exc.code)
+        return _back("portal.integrations_page", error="inventory_push_failed")
+    counts = {"updated": report.updated, "unchanged": report.unchanged, "failed": report.failed}
+    if report.failed or report.errors:
+        return _back("portal.integrations_page", error="inventory_push_incomplete", **counts)
+    return _back("portal.integrations_page", message="inventory_pushed", **counts)
+
+
+# --- the store's catalog and product mappings ------------------------------------------------
+
+
+def _product_names(user: User, client_id: str, ids: set[str]) -> dict[str, Product]:
+    found: dict[str, Product] = {}
+    for product_id in ids:
+        try:
+            found[product_id] = stock_services.get_product(ctx(), user, product_id)
+        except NotFound:
+            continue
+    return found
+
+
+@bp.get(f"{PORTAL}/shopify/products")
+@login_required
+def products_page() -> Response | str:
+    user = actor()
+    integration_id = arg("integration")
+    if integration_id is None:
+        return redirect(PORTAL)
+    found = _shopify_store(user, integration_id)
+    unmapped = request.args.get("unmapped") in ("1", "true", "on")
+    q = arg("q")
+    limit, offset = page_args()
+    rows, total = mapping.list_variants(
+        ctx(),
+        user,
+        found.id,
+        mapped=False if unmapped else None,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
+    can_manage = user.can_manage_integrations(found.client_id)
+    choices = (
+        stock_services.list_products(ctx(), user, client_id=found.client_id, limit=PRODUCT_CHOICES)
+        if can_manage
+        else []
+    )
+    known = {p.id: p for p in choices}
+    missing = {r.mapping.product_id for r in rows if r.mapping} - known.keys()
+    known.update(_product_names(user, found.client_id, missing))
+    return render_template(
+        "products.html",
+        integration=found,
+        rows=rows,
+        stock=_variant_stock(found, rows),
+        products=known,
+        choices=choices,
+        more_products=len(choices) == PRODUCT_CHOICES,
+        can_manage=can_manage,
+        q=q or "",
+        unmapped=unmapped,
+        **_paging(limit, offset, total),
+        **_notices(),
+    )
+
+
+def _variant_stock(
+    integration: Integration, rows: list[VariantRow]
+) -> dict[str, presenters.VariantStock]:
+    """Warehouse stock and push state of the page's mapped variants: a few batched reads
+    (locations, levels, push states, warehouse codes), never one per variant."""
+    mappings = [r.mapping for r in rows if r.mapping is not None]
+    if not mappings:
+        return {}
+    with ctx().uow() as uow:
+        locations = uow.locations.for_integration(integration.id)
+        served = {loc.warehouse_id for loc in locations if loc.warehouse_id}
+        if not served:
+            return {}
+        # one read of the client's levels, narrowed to the warehouse when only one serves
+        only = next(iter(served)) if len(served) == 1 else None
+        levels = uow.stock.levels(client_id=integration.client_id, warehouse_id=only)
+        states = uow.inventory.states(integration.id)
+        codes = {w.id: w.code for w in uow.warehouses.list()}
+    return presenters.variant_stock(mappings, locations, levels, states, codes)
+
+
+def _products_back(integration_id: str, **notice: Any) -> Response:
+    """Back to the products page with the filters and page the form carried."""
+    page = request.form.get("page", "")
+    per_page = request.form.get("per_page", "")
+    return _back(
+        "portal.products_page",
+        integration=integration_id,
+        q=(request.form.get("q") or "")[:200],
+        unmapped="1" if _checked("unmapped") else None,
+        page=int(page) if page.isdigit() and 1 < int(page) < 10**6 else None,
+        per_page=int(per_page)
+        if per_page.isdigit() and 1 <= int(per_page) <= MAX_PER_PAGE
+        else None,
+        **notice,
+    )
+
+
+def _product_by_sku(user: User, client_id: str, sku: str) -> str | None:
+    found = stock_services.list_products(
+        ctx(), user, client_id=client_id, q=sku, limit=SKU_LOOKUP_LIMIT
+    )
+    wanted = sku.lower()
+    return next((p.id for p in found if p.sku.lower() == wanted), None)
+
+
+@bp.post(f"{PORTAL}/shopify/products/map")
+@login_required
+def map_variant() -> Response:
+    user = actor()
+    found = _managed(user, _required("integration"))
+    variant_id = _required("external_variant_id")
+    product_id = _field("product_id")
+    sku = _field("sku")
+    if product_id is None and sku is not None:
+        product_id = _product_by_sku(user, found.client_id, sku)
+        if product_id is None:
+            return _products_back(found.id, error="unknown_sku")
+    if product_id is None:
+        return _products_back(found.id, error="choose_product")
+    try:
+        mapping.map_variant(
+            ctx(), user, found.id, external_variant_id=variant_id, product_id=product_id
+        )
+    except NotFound:
+        return _products_back(found.id, error="mapping_target_missing")
+    except Conflict:
+        return _products_back(found.id, error="already_mapped")
+    return _products_back(found.id, message="mapped")
+
+
+@bp.post(f"{PORTAL}/shopify/products/unmap")
+@login_required
+def unmap_variant() -> Response:
+    user = actor()
+    found = _managed(user, _required("integration"))
+    try:
+        mapping.remove_mapping(ctx(), user, found.id, _required("mapping_id"))
+    except NotFound:
+        return _products_back(found.id, error="mapping_missing")
+    return _products_back(found.id, message="unmapped")
+
+
+@bp.post(f"{PORTAL}/shopify/products/sync")
+@login_required
+def toggle_mapping_sync() -> Response:
+    user = actor()
+    found = _managed(user, _required("integration"))
+    wanted = _checked("sync_inventory")
+    try:
+        mapping.set_mapping_sync(
+            ctx(), user, found.id, _required("mapping_id"), sync_inventory=wanted
+        )
+    except NotFound:
+        return _products_back(found.id, error="mapping_missing")
+    return _products_back(found.id, message="sync_on" if wanted else "sync_off")
+
+
+@bp.post(f"{PORTAL}/shopify/products/auto-map")
+@login_required
+def auto_map() -> Response:
+    user = actor()
+    found = _managed(user, _required("integration"))
+    result = mapping.auto_map(ctx(), found.id)
+    return _products_back(
+        found.id, message="auto_mapped", mapped=result.mapped, skipped=result.skipped
+    )
+
+
+# --- store locations -------------------------------------------------------------------------
+
+
+@bp.get(f"{PORTAL}/shopify/locations")
+@login_required
+def locations_page() -> Response | str:
+    user = actor()
+    integration_id = arg("integration")
+    if integration_id is None:
+        return redirect(PORTAL)
+    found = _shopify_store(user, integration_id)
+    locations = mapping.list_locations(ctx(), user, found.id)
+    warehouses = stock_services.list_warehouses(ctx())
+    return render_template(
+        "locations.html",
+        integration=found,
+        locations=locations,
+        warehouses=warehouses,
+        warehouse_names={w.id: f"{w.code} · {w.name}" for w in warehouses},
+        can_manage=user.can_manage_integrations(found.client_id),
+        **_notices(),
+    )
+
+
+@bp.post(f"{PORTAL}/shopify/locations")
+@login_required
+def save_location() -> Response:
+    user = actor()
+    found = _managed(user, _required("integration"))
+    try:
+        mapping.update_location(
+            ctx(),
+            user,
+            found.id,
+            _required("location_id"),
+            warehouse_id=_field("warehouse_id"),
+            sync_inventory=_checked("sync_inventory"),
+            is_default=_checked("is_default"),
+        )
+    except NotFound:
+        return _back("portal.locations_page", integration=found.id, error="location_target_missing")
+    return _back("portal.locations_page", integration=found.id, message="location_saved")
