@@ -26,6 +26,7 @@ __all__ = [
     "PlatformUnavailable",
     "RateLimited",
     "StaleRequest",
+    "StoreOrderConflict",
     "StorelinkError",
 ]
 
@@ -73,6 +74,19 @@ class DomainError(StorelinkError):
     """A business rule refused the change; nothing was changed."""
 
     code = "domain_error"
+
+
+class StoreOrderConflict(DomainError):
+    """A store order arrived under the id of an order already imported, but it is another
+    order (another number or creation time): the store reused the id (a store reset, a
+    simulated store restarted). It is refused, never applied over the order already here;
+    retrying cannot help. ``order_id``: the warehouse order the id already belongs to."""
+
+    code = "store_order_identity_conflict"
+
+    def __init__(self, message: str, *, order_id: str) -> None:
+        super().__init__(message)
+        self.order_id = order_id
 
 
 class IllegalTransition(DomainError):

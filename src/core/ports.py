@@ -16,6 +16,7 @@ from attrs import frozen
 
 from core.model import (
     Alert,
+    AlertStatus,
     ApiToken,
     Backlog,
     CatalogVariant,
@@ -27,6 +28,7 @@ from core.model import (
     InventoryPushState,
     LocationMapping,
     OpenUnits,
+    OrderRef,
     OrderStatus,
     OutboundOrder,
     OutboxCommand,
@@ -489,6 +491,11 @@ class OrderRepository(Protocol):
         """Does the client have an order with this number?"""
         ...
 
+    def refs_by_external(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], OrderRef]:
+        """The orders these ``(integration id, external order id)`` became, in one read;
+        keys with no order are left out."""
+        ...
+
     def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
         """Ids of ``pending`` orders at the warehouse with a line of the product, rush first,
         then oldest first."""
@@ -670,7 +677,13 @@ class InboxRepository(Protocol):
         status: InboxStatus | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[InboxEvent]: ...
+        integration_ids: Sequence[str] | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[InboxEvent]:
+        """Newest first (``received_at``, then id, descending). ``integration_ids``: only
+        events of these integrations (none: nothing); ``before``: only events older than this
+        ``(received_at, id)`` (keyset paging: the last row of the previous page)."""
+        ...
 
     def counts(self, integration_id: str, since: datetime) -> dict[str, int]:
         """Events received since ``since`` by status."""
@@ -721,6 +734,12 @@ class OutboxRepository(Protocol):
 class AlertRepository(Protocol):
     def add(self, alert: Alert) -> None: ...
 
+    def get(self, alert_id: str) -> Alert | None: ...
+
+    def update(self, alert: Alert) -> None:
+        """Save a changed alert (acknowledged, resolved). Raises ``NotFound``."""
+        ...
+
     def list(
         self,
         *,
@@ -730,7 +749,13 @@ class AlertRepository(Protocol):
         subject_id: str | None = None,
         code: str | None = None,
         limit: int = 100,
-    ) -> list[Alert]: ...
+        status: AlertStatus | None = None,
+        order_id: str | None = None,
+        offset: int = 0,
+    ) -> list[Alert]:
+        """Newest first. ``status``: ``open`` (neither acknowledged nor resolved),
+        ``acknowledged`` (not resolved) or ``resolved``."""
+        ...
 
     def count_unresolved(self, integration_id: str) -> int:
         """How many of the integration's alerts are not resolved."""

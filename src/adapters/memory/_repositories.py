@@ -4,7 +4,7 @@ checks both): uniqueness rules raise ``Conflict``, lists are ordered and paged a
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -16,6 +16,7 @@ from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
     Alert,
+    AlertStatus,
     ApiToken,
     Backlog,
     CatalogVariant,
@@ -27,6 +28,7 @@ from core.model import (
     InventoryPushState,
     LocationMapping,
     OpenUnits,
+    OrderRef,
     OrderStatus,
     OutboundOrder,
     OutboxCommand,
@@ -396,6 +398,17 @@ class MemoryOrderRepository(_Repo):
             for o in self._tx.table("orders").values()
         )
 
+    def refs_by_external(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], OrderRef]:
+        wanted = set(keys)
+        refs: dict[tuple[str, str], OrderRef] = {}
+        for o in self._tx.table("orders").values():
+            if o.external is None:
+                continue
+            key = (o.external.integration_id, o.external.external_order_id)
+            if key in wanted:
+                refs[key] = OrderRef(o.id, o.number, o.status, *key)
+        return refs
+
     def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
         found = self._tx.scan(
             "orders",
@@ -447,6 +460,15 @@ class MemoryIntegrationRepository(_Repo):
         other = self.find(integration.client_id, integration.platform, integration.shop_domain)
         if other is not None and other.id != integration.id:
             raise Conflict(f"this client already has an integration for {integration.shop_domain}")
+        if integration.order_prefix and any(
+            i.id != integration.id
+            and i.client_id == integration.client_id
+            and i.order_prefix == integration.order_prefix
+            for i in self._tx.table("integrations").values()
+        ):
+            raise Conflict(
+                f"another store of this client numbers its orders {integration.order_prefix}…"
+            )
 
     def add(self, integration: Integration) -> None:
         self._check_unique(integration)
@@ -776,12 +798,17 @@ class MemoryInboxRepository(_Repo):
         status: InboxStatus | None = None,
         limit: int = 100,
         offset: int = 0,
+        integration_ids: Sequence[str] | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> builtins.list[InboxEvent]:
+        among = None if integration_ids is None else set(integration_ids)
         found = self._tx.scan(
             "inbox",
             lambda e: (
                 (integration_id is None or e.integration_id == integration_id)
                 and (status is None or e.status == status)
+                and (among is None or e.integration_id in among)
+                and (before is None or (e.received_at, e.id) < before)
             ),
         )
         ordered = sorted(found, key=lambda e: (e.received_at, e.id), reverse=True)
@@ -856,6 +883,13 @@ class MemoryAlertRepository(_Repo):
     def add(self, alert: Alert) -> None:
         self._insert("alerts", alert.id, alert, "alert")
 
+    def get(self, alert_id: str) -> Alert | None:
+        got: Alert | None = self._tx.get("alerts", alert_id)
+        return got
+
+    def update(self, alert: Alert) -> None:
+        self._replace("alerts", alert.id, alert, "alert")
+
     def list(
         self,
         *,
@@ -865,6 +899,9 @@ class MemoryAlertRepository(_Repo):
         subject_id: str | None = None,
         code: str | None = None,
         limit: int = 100,
+        status: AlertStatus | None = None,
+        order_id: str | None = None,
+        offset: int = 0,
     ) -> list[Alert]:
         found = self._tx.scan(
             "alerts",
@@ -874,9 +911,12 @@ class MemoryAlertRepository(_Repo):
                 and (not unresolved_only or a.resolved_at is None)
                 and (subject_id is None or a.subject_id == subject_id)
                 and (code is None or a.code == code)
+                and (status is None or a.status == status)
+                and (order_id is None or a.order_id == order_id)
             ),
         )
-        return sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)[:limit]
+        ordered = sorted(found, key=lambda a: (a.created_at, a.id), reverse=True)
+        return _page(ordered, limit, offset)
 
     def count_unresolved(self, integration_id: str) -> int:
         return sum(

@@ -33,7 +33,10 @@ class PostgresIntegrationRepository(Repository):
         return {
             "integrations_client_shop_key": (
                 f"this client already has an integration for {integration.shop_domain}"
-            )
+            ),
+            "integrations_client_prefix_key": (
+                f"another store of this client numbers its orders {integration.order_prefix}…"
+            ),
         }
 
     def add(self, integration: Integration) -> None:

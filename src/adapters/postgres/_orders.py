@@ -19,7 +19,7 @@ from adapters.postgres._rows import (
 )
 from adapters.postgres._session import Repository, where
 from core.errors import NotFound
-from core.model import OpenUnits, OrderStatus, OutboundOrder, Shipment
+from core.model import OpenUnits, OrderRef, OrderStatus, OutboundOrder, Shipment
 
 _INSERT_ORDER = sql.SQL("INSERT INTO orders ({columns}) VALUES ({values})").format(
     columns=sql.SQL(", ").join(sql.Identifier(c) for c in ORDER_COLUMNS),
@@ -121,6 +121,29 @@ class PostgresOrderRepository(Repository):
             [client_id, number],
         )
         return row is not None
+
+    def refs_by_external(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], OrderRef]:
+        pairs = list(set(keys))
+        if not pairs:
+            return {}
+        rows = self._s.rows(
+            "SELECT o.id, o.number, o.status, o.integration_id, o.external_order_id"
+            " FROM orders o"
+            " JOIN unnest(%s::text[], %s::text[]) AS k (integration_id, external_order_id)"
+            " ON o.integration_id = k.integration_id"
+            " AND o.external_order_id = k.external_order_id",
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
+        )
+        return {
+            (row["integration_id"], row["external_order_id"]): OrderRef(
+                row["id"],
+                row["number"],
+                row["status"],
+                row["integration_id"],
+                row["external_order_id"],
+            )
+            for row in rows
+        }
 
     def update(self, order: OutboundOrder) -> None:
         with self._s.atomic(_conflicts(order)) as cur:

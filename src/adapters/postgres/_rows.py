@@ -201,6 +201,7 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "hold_reason",
     "external_updated_at",
     "currency",
+    "external_created_at",
 )
 
 _EXTERNAL_COLUMNS = ("platform", "integration_id", "external_order_id", "external_number")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import codecs
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
     Alert,
+    AlertStatus,
     Backlog,
     InboxEvent,
     InboxStatus,
@@ -213,12 +215,18 @@ class PostgresInboxRepository(Repository):
         status: InboxStatus | None = None,
         limit: int = 100,
         offset: int = 0,
+        integration_ids: Sequence[str] | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> builtins.list[InboxEvent]:
         conditions: builtins.list[sql.Composable] = []
         if integration_id is not None:
             conditions.append(sql.SQL("integration_id = %(integration_id)s"))
         if status is not None:
             conditions.append(sql.SQL("status = %(status)s"))
+        if integration_ids is not None:
+            conditions.append(sql.SQL("integration_id = ANY(%(integration_ids)s::text[])"))
+        if before is not None:
+            conditions.append(sql.SQL("(received_at, id) < (%(before_at)s, %(before_id)s)"))
         query = (
             sql.SQL("SELECT * FROM inbox_events")
             + where(conditions)
@@ -229,6 +237,9 @@ class PostgresInboxRepository(Repository):
             "status": status,
             "limit": limit,
             "offset": offset,
+            "integration_ids": None if integration_ids is None else list(integration_ids),
+            "before_at": before[0] if before else None,
+            "before_id": before[1] if before else None,
         }
         return [INBOX_EVENTS.load(row) for row in self._s.rows(query, params)]
 
@@ -322,6 +333,13 @@ class PostgresOutboxRepository(Repository):
         return [OUTBOX_COMMANDS.load(row) for row in self._s.rows(query, params)]
 
 
+_ALERT_STATUS: dict[str, tuple[sql.Composable, ...]] = {
+    "open": (sql.SQL("resolved_at IS NULL"), sql.SQL("acknowledged_at IS NULL")),
+    "acknowledged": (sql.SQL("resolved_at IS NULL"), sql.SQL("acknowledged_at IS NOT NULL")),
+    "resolved": (sql.SQL("resolved_at IS NOT NULL"),),
+}
+
+
 class PostgresAlertRepository(Repository):
     def add(self, alert: Alert) -> None:
         self._s.write(
@@ -336,6 +354,13 @@ class PostgresAlertRepository(Repository):
             [when, alert_id],
         )
 
+    def get(self, alert_id: str) -> Alert | None:
+        row = self._s.row("SELECT * FROM alerts WHERE id = %s FOR UPDATE", [alert_id])
+        return None if row is None else ALERTS.load(row)
+
+    def update(self, alert: Alert) -> None:
+        self._update(ALERTS, alert)
+
     def list(
         self,
         *,
@@ -345,6 +370,9 @@ class PostgresAlertRepository(Repository):
         subject_id: str | None = None,
         code: str | None = None,
         limit: int = 100,
+        status: AlertStatus | None = None,
+        order_id: str | None = None,
+        offset: int = 0,
     ) -> builtins.list[Alert]:
         conditions: builtins.list[sql.Composable] = []
         if client_id is not None:
@@ -357,17 +385,22 @@ class PostgresAlertRepository(Repository):
             conditions.append(sql.SQL("subject_id = %(subject_id)s"))
         if code is not None:
             conditions.append(sql.SQL("code = %(code)s"))
+        if order_id is not None:
+            conditions.append(sql.SQL("order_id = %(order_id)s"))
+        conditions.extend(_ALERT_STATUS.get(status or "", ()))
         query = (
             sql.SQL("SELECT * FROM alerts")
             + where(conditions)
-            + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s")
+            + sql.SQL(" ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s")
         )
         params = {
             "client_id": client_id,
             "integration_id": integration_id,
             "subject_id": subject_id,
             "code": code,
+            "order_id": order_id,
             "limit": limit,
+            "offset": offset,
         }
         return [ALERTS.load(row) for row in self._s.rows(query, params)]
 

@@ -19,6 +19,7 @@ from core.model.orders import (
     Address,
     ExternalRef,
     OpenUnits,
+    OrderRef,
     OrderStatus,
     OutboundItem,
     OutboundOrder,
@@ -30,10 +31,12 @@ from core.model.orders import (
 from core.model.stock import MovementKind, Product, StockLevel, StockMovement, Warehouse
 from core.model.tenancy import ROLES, ApiToken, Client, Role, User, UserSession
 from core.model.work import (
+    ALERT_STATUSES,
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
     Alert,
     AlertSeverity,
+    AlertStatus,
     Backlog,
     InboxEvent,
     InboxStatus,
@@ -43,6 +46,7 @@ from core.model.work import (
 )
 
 __all__ = [
+    "ALERT_STATUSES",
     "EDITABLE_STATUSES",
     "INBOX_CLAIMABLE",
     "OPEN_STATUSES",
@@ -54,6 +58,7 @@ __all__ = [
     "Address",
     "Alert",
     "AlertSeverity",
+    "AlertStatus",
     "ApiToken",
     "Backlog",
     "CatalogVariant",
@@ -69,6 +74,7 @@ __all__ = [
     "LocationMapping",
     "MovementKind",
     "OpenUnits",
+    "OrderRef",
     "OrderStatus",
     "OutboundItem",
     "OutboundOrder",

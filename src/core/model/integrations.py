@@ -43,6 +43,9 @@ class Integration:
     last_error_at: datetime | None = None
     connected_at: datetime | None = None
     disconnected_at: datetime | None = None
+    # what its orders' numbers start with (``SH-``, ``SH-OUTLET-``): chosen when the store is
+    # first connected, unique among the client's stores, never changed afterwards
+    order_prefix: str = ""
 
     @property
     def is_connected(self) -> bool:

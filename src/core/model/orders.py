@@ -112,6 +112,9 @@ class OutboundOrder:
     items: list[OutboundItem] = field(factory=list)
     external_updated_at: datetime | None = None  # the store's updated_at last applied
     currency: str | None = None
+    # when the store says the order was created: with the number, what tells a store order
+    # from another one a store gave the same id (a store reset, a simulated store restarted)
+    external_created_at: datetime | None = None
 
     def can_become(self, status: OrderStatus) -> bool:
         return status in TRANSITIONS[self.status]
@@ -149,6 +152,17 @@ class OpenUnits:
     location_id: str | None
     reserved: int  # of orders that hold stock reservations
     unreserved: int  # of orders pending stock or on hold
+
+
+@frozen
+class OrderRef:
+    """A warehouse order as a link names it: which store order it is, its number, status."""
+
+    id: str
+    number: str
+    status: OrderStatus
+    integration_id: str
+    external_order_id: str
 
 
 @frozen

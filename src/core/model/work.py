@@ -14,6 +14,8 @@ from attrs import define, field, frozen
 InboxStatus = Literal["received", "processing", "processed", "failed", "skipped", "dead"]
 OutboxStatus = Literal["pending", "processing", "done", "failed", "dead"]
 AlertSeverity = Literal["info", "warning", "error"]
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+ALERT_STATUSES: tuple[AlertStatus, ...] = ("open", "acknowledged", "resolved")
 
 # Statuses from which a queue item may be claimed once it is due.
 INBOX_CLAIMABLE: frozenset[str] = frozenset({"received", "failed"})
@@ -86,6 +88,15 @@ class Backlog:
 
 @define
 class Alert:
+    """Something an operator should look at. ``code`` is its kind (``order_on_hold``,
+    ``store_auth_failed``, ``queue_item_dead`` ...). What it concerns, for links: the
+    integration, the warehouse order (``order_id``), the inbox event (``event_id``);
+    ``subject_id`` is the order, event or command it is about (the key repeats use).
+
+    Open until someone acknowledges it (seen, being handled) or it is resolved: by hand, or
+    by the core when its cause is fixed (the store reconnected, the order released, the
+    event worked on a later attempt)."""
+
     id: str
     severity: AlertSeverity
     code: str
@@ -95,6 +106,17 @@ class Alert:
     integration_id: str | None = None
     subject_id: str | None = None  # the order, event or command the alert is about
     resolved_at: datetime | None = None
+    order_id: str | None = None
+    event_id: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None  # the user's id
+    resolved_by: str | None = None  # the user's id; None when the core resolved it
+
+    @property
+    def status(self) -> AlertStatus:
+        if self.resolved_at is not None:
+            return "resolved"
+        return "acknowledged" if self.acknowledged_at is not None else "open"
 
 
 @define

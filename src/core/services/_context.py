@@ -68,7 +68,11 @@ def raise_alert(
     client_id: str | None = None,
     integration_id: str | None = None,
     subject_id: str | None = None,
+    order_id: str | None = None,
+    event_id: str | None = None,
 ) -> Alert:
+    """Record an alert. ``order_id`` and ``event_id`` say what it concerns (for links);
+    ``subject_id`` (by default the order, else the event) is what ``resolve_alerts`` finds."""
     alert = Alert(
         id=ctx.ids.new_id(),
         severity=severity,
@@ -77,7 +81,36 @@ def raise_alert(
         created_at=ctx.clock.now(),
         client_id=client_id,
         integration_id=integration_id,
-        subject_id=subject_id,
+        subject_id=subject_id or order_id or event_id,
+        order_id=order_id,
+        event_id=event_id,
     )
     uow.alerts.add(alert)
     return alert
+
+
+def resolve_alerts(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    codes: tuple[str, ...],
+    subject_id: str | None = None,
+    integration_id: str | None = None,
+) -> int:
+    """Resolve the unresolved alerts of these kinds about ``subject_id`` (or, without one,
+    about the integration): their cause is fixed. How many were resolved."""
+    if subject_id is None and integration_id is None:
+        raise ValueError("resolve_alerts needs a subject or an integration")
+    resolved = 0
+    now = ctx.clock.now()
+    for code in codes:
+        for alert in uow.alerts.list(
+            subject_id=subject_id,
+            integration_id=integration_id,
+            code=code,
+            unresolved_only=True,
+            limit=1000,
+        ):
+            uow.alerts.resolve(alert.id, now)
+            resolved += 1
+    return resolved

@@ -28,10 +28,16 @@ from core.errors import (
 )
 from core.model import Integration, LocationMapping, OutboxCommand, User
 from core.ports import UnitOfWork
+from core.services import _skips as skips
 from core.services import mapping
-from core.services._context import Context
+from core.services._context import Context, resolve_alerts
 from core.services._stock_queue import queue_sync
-from core.services.integrations import StoreContext, session_for, store_credentials
+from core.services.integrations import (
+    StoreContext,
+    choose_order_prefix,
+    session_for,
+    store_credentials,
+)
 from core.services.worker import OutboxApply, Skip, done, record
 from core.store import Credentials, StoreLocation
 from core.text import storable_text
@@ -39,6 +45,8 @@ from core.text import storable_text
 SETUP_COMMAND = "integration.setup"
 MAX_SHOP_NAME = 255
 CATALOG_COMMAND = "catalog.refresh"
+# alerts about lost access to a store, resolved when it is connected again
+ACCESS_ALERTS = ("store_auth_failed", "app_uninstalled")
 
 ConnectError = Literal[
     "missing_params", "invalid_hmac", "invalid_state", "token_exchange_failed", "save_failed"
@@ -134,6 +142,9 @@ def _save(
                 shop_domain=pending.shop,
                 created_at=now,
                 updated_at=now,
+                order_prefix=choose_order_prefix(
+                    uow, pending.client_id, pending.platform, pending.shop
+                ),
             )
             store_credentials(sc.cipher, integration, credentials, now)
             integration.status = "active"
@@ -146,7 +157,13 @@ def _save(
             integration.connected_at = now
             integration.disconnected_at = None
             integration.last_error = None
+            if not integration.order_prefix:  # only a store connected before prefixes were kept
+                integration.order_prefix = choose_order_prefix(
+                    uow, integration.client_id, integration.platform, integration.shop_domain
+                )
             uow.integrations.update(integration)
+            # reconnected: what the lost access (revoked token, uninstall) alerted about is over
+            resolve_alerts(uow, ctx, codes=ACCESS_ALERTS, integration_id=integration.id)
         enqueue(
             uow,
             ctx,
@@ -303,14 +320,14 @@ def on_setup_command(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     """Worker handler for ``integration.setup``: runs its own short transactions."""
     integration_id = str(command.payload.get("integration_id") or command.integration_id or "")
     if not _connected(sc, integration_id):
-        return done(Skip("the integration is no longer connected"))
+        return done(Skip(skips.INTEGRATION_NO_LONGER_CONNECTED))
     return record(dict(setup(sc, integration_id)))
 
 
 def on_catalog_command(sc: StoreContext, command: OutboxCommand) -> OutboxApply:
     integration_id = str(command.payload.get("integration_id") or command.integration_id or "")
     if not _connected(sc, integration_id):
-        return done(Skip("the integration is no longer connected"))
+        return done(Skip(skips.INTEGRATION_NO_LONGER_CONNECTED))
     loaded = mapping.refresh_catalog(sc, integration_id)
     auto = mapping.auto_map(sc.ctx, integration_id) if command.payload.get("auto_map") else None
     return record({"variants": loaded, "auto_mapped": auto.mapped if auto else 0})

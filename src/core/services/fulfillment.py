@@ -11,6 +11,7 @@ from core.errors import DomainError, InvalidInput, NotFound, PlatformRejected
 from core.model import OutboundItem, OutboundOrder, OutboxCommand, Shipment, ShipmentLine, User
 from core.model import stock as rules
 from core.ports import StorePlatform, UnitOfWork
+from core.services import _skips as skips
 from core.services import inventory
 from core.services._context import Context, raise_alert, require_staff
 from core.services._ledger import move
@@ -374,7 +375,7 @@ def _not_connected(shipment_id: str) -> OutboxApply:
             shipment.sync_state = "failed"
             shipment.sync_error = "the store is not connected"
             uow.shipments.update(shipment)
-        return Skip("the store is not connected")
+        return Skip(skips.STORE_NOT_CONNECTED)
 
     return apply
 
@@ -416,6 +417,7 @@ def _cannot_fulfil(
         client_id=order.client_id,
         integration_id=integration_id,
         subject_id=shipment.id,
+        order_id=order.id,
     )
     return Skip(shipment.sync_error)
 

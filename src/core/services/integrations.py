@@ -9,6 +9,7 @@ integration in ``error`` with an alert.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -18,11 +19,13 @@ from core.errors import DomainError, InvalidInput, NotFound, PermissionDenied, P
 from core.model import Integration, IntegrationSettings, User
 from core.ports import Cipher, StorePlatform, UnitOfWork
 from core.serialization import dump_credentials, load_credentials
-from core.services._context import Context, raise_alert, require_client_visible
+from core.services._context import Context, raise_alert, require_client_visible, resolve_alerts
 from core.services._stock_queue import queue_sync
 from core.store import Credentials, StoreSession
 
 REFRESH_MARGIN = timedelta(minutes=5)
+PLATFORM_CODES: Mapping[str, str] = {"shopify": "SH"}  # order numbers start with these
+MAX_PREFIX_NAME = 24
 MAX_BUFFER = 100_000
 
 
@@ -124,6 +127,7 @@ def refresh(sc: StoreContext, integration_id: str, *, force: bool = False) -> St
         if integration.status == "error":
             integration.status = "active"
             integration.last_error = None
+            resolve_alerts(uow, sc.ctx, codes=("store_auth_failed",), integration_id=integration.id)
         uow.integrations.update(integration)
         uow.commit()
         return StoreSession(integration.shop_domain, fresh.access_token)
@@ -144,6 +148,33 @@ def _mark_error(uow: UnitOfWork, ctx: Context, integration: Integration, message
         client_id=integration.client_id,
         integration_id=integration.id,
     )
+
+
+# --- order numbering ----------------------------------------------------------------------------
+
+
+def platform_code(platform: str) -> str:
+    """``SH`` for Shopify: what the numbers of a platform's orders start with."""
+    return PLATFORM_CODES.get(platform) or (re.sub(r"[^A-Z0-9]", "", platform.upper())[:2] or "ST")
+
+
+def choose_order_prefix(uow: UnitOfWork, client_id: str, platform: str, shop_domain: str) -> str:
+    """The numbering prefix of a store the client connects for the first time: ``SH-`` for
+    the client's first store of the platform, so its orders are ``SH-1001``; for a later one
+    the shop's name, ``SH-OUTLET-`` (``SH-OUTLET-2-`` if another store has that one), so two
+    stores' ``#1001`` never collide. Kept for good: reconnecting never changes it."""
+    code = platform_code(platform)
+    taken = {i.order_prefix for i in uow.integrations.list(client_id)}
+    first = f"{code}-"
+    if first not in taken:
+        return first
+    name = re.sub(r"[^A-Z0-9]+", "-", shop_domain.split(".", maxsplit=1)[0].upper()).strip("-")
+    base = f"{code}-{name[:MAX_PREFIX_NAME].strip('-') or 'STORE'}"
+    candidate, n = f"{base}-", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}-"
+    return candidate
 
 
 # --- reading and changing integrations (the API) -----------------------------------------------

@@ -48,6 +48,7 @@ from core.model import (
     User,
 )
 from core.ports import UnitOfWork
+from core.services import _skips as skips
 from core.services._context import Context, raise_alert
 from core.services._paging import every
 from core.services._stock_queue import PUSH_COMMAND, SYNC_COMMAND, queue_push, queue_sync
@@ -745,7 +746,7 @@ def handlers(sc: StoreContext) -> dict[str, OutboxHandler]:
             with sc.ctx.uow() as uow:
                 queue_push(uow, sc.ctx, integration_id, follow_up=True)
                 uow.commit()
-            return done(Skip("another inventory push of this store is running"))
+            return done(Skip(skips.PUSH_RUNNING))
         report = push_changes(sc, integration_id, key_seed=command.id)
         return record(report.as_dict())
 

@@ -1,5 +1,7 @@
-"""Which product a store line is: by variant mapping, then SKU (case-insensitive), then a
-barcode that names exactly one product."""
+"""The store's catalog and how its variants map to products (which product a store line is
+lives in ``_resolve``); locations and the warehouses serving them. A new mapping releases
+the orders held only because their lines were unmapped (``orders.release_resolvable_holds``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from attrs import frozen
 from core.errors import NotFound
 from core.model import CatalogVariant, LocationMapping, ProductMapping, User
 from core.ports import UnitOfWork
-from core.services import inventory
+from core.services import inventory, orders
 from core.services._context import Context
 from core.services._paging import every
 from core.services.integrations import (
@@ -18,31 +20,6 @@ from core.services.integrations import (
     visible_integration,
 )
 from core.text import storable_text
-
-
-def resolve_product(
-    uow: UnitOfWork,
-    *,
-    client_id: str,
-    integration_id: str | None,
-    variant_id: str | None,
-    sku: str | None,
-    barcode: str | None,
-) -> str | None:
-    if integration_id is not None and variant_id:
-        mapping = uow.mappings.get_by_variant(integration_id, variant_id)
-        if mapping is not None:
-            return mapping.product_id
-    if sku and sku.strip():
-        product = uow.products.get_by_sku(client_id, sku.strip())
-        if product is not None:
-            return product.id
-    if barcode and barcode.strip():
-        found = uow.products.find_by_barcode(client_id, barcode.strip())
-        if len(found) == 1:
-            return found[0].id
-    return None
-
 
 # --- the store catalog and product mappings -----------------------------------------------------
 
@@ -155,6 +132,8 @@ def auto_map(ctx: Context, integration_id: str) -> AutoMapResult:
             added.append(product_id)
             mapped += 1
         inventory.products_changed(uow, ctx, integration, added)
+        if added:  # orders held for these variants may be whole now
+            orders.release_resolvable_holds(uow, ctx, integration_id)
         uow.commit()
     return AutoMapResult(mapped, skipped)
 
@@ -175,6 +154,7 @@ def map_variant(
         mapping = _mapping_for(ctx, integration_id, variant, product.id)
         uow.mappings.add(mapping)
         inventory.products_changed(uow, ctx, integration, [product.id])
+        orders.release_resolvable_holds(uow, ctx, integration_id)  # held for this variant?
         uow.commit()
     return mapping
 

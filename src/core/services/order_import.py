@@ -25,7 +25,12 @@ from typing import Literal
 
 from attrs import define, field, frozen
 
-from core.errors import PlatformAuthError, PlatformError, PlatformUnavailable
+from core.errors import (
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailable,
+    StoreOrderConflict,
+)
 from core.model import (
     EDITABLE_STATUSES,
     ExternalRef,
@@ -38,19 +43,20 @@ from core.model import (
 )
 from core.ports import UnitOfWork
 from core.serialization import dump_order
+from core.services import _skips as skips
 from core.services import allocation
-from core.services._context import raise_alert
+from core.services._context import raise_alert, resolve_alerts
 from core.services._paging import every
-from core.services.integrations import StoreContext, session_for
-from core.services.mapping import resolve_product
-from core.services.orders import cancel, describe_unmapped, hold
+from core.services._resolve import resolve_product
+from core.services.integrations import StoreContext, platform_code, session_for
+from core.services.orders import HOLD_ALERT, SPLIT_REASON, cancel, describe_unmapped, hold
 from core.services.worker import Backoff, record_failure
 from core.store import StoreFulfillmentOrder, StoreOrder, StoreSession
 from core.text import storable_json, storable_text
 
 Outcome = Literal["imported", "updated", "cancelled", "closed", "skipped", "unchanged"]
 
-AUTO_IMPORT_OFF = "automatic order import is off for this store"
+AUTO_IMPORT_OFF = skips.AUTO_IMPORT_OFF
 OPEN_FULFILLMENT_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
 SETTLED: frozenset[str] = frozenset({"shipped", "cancelled"})  # the store changes nothing more
 RECONCILE_OVERLAP = timedelta(minutes=10)
@@ -147,19 +153,45 @@ def _warehouse_for(lines: Sequence[WantedLine]) -> tuple[str, bool]:
 
 
 def _order_number(uow: UnitOfWork, integration: Integration, order: StoreOrder) -> str:
+    """The store's number behind the store's prefix (``SH-1001``, ``SH-OUTLET-1001``), fixed
+    per store when it was connected; a number taken already (a store that was reset) gets
+    the store's order id too."""
     number = order.number or order.name.lstrip("#") or order.id
-    siblings = [
-        i
-        for i in uow.integrations.list(integration.client_id)
-        if i.platform == integration.platform and i.id != integration.id
-    ]
-    if siblings:  # the same client's other stores have their own #1001
-        wanted = f"SH-{integration.shop_domain.split('.')[0].upper()}-{number}"
-    else:
-        wanted = f"SH-{number}"
-    if uow.orders.number_taken(integration.client_id, wanted):  # e.g. a store that was reset
+    prefix = integration.order_prefix or f"{platform_code(integration.platform)}-"
+    wanted = f"{prefix}{number}"
+    if uow.orders.number_taken(integration.client_id, wanted):
         wanted = f"{wanted}-{order.id}"
     return wanted
+
+
+def _identity_conflict(existing: OutboundOrder, order: StoreOrder) -> str | None:
+    """``None`` when ``order`` is the store order ``existing`` was imported from; otherwise
+    how it differs. A store order keeps its number and creation time for life, so another
+    number or creation time under the same id is another order."""
+    ours = (existing.external.external_number if existing.external else "").lstrip("#")
+    theirs = (order.number or order.name).lstrip("#")
+    differences = []
+    if ours and theirs and ours != theirs:
+        differences.append(f"its number is {theirs}, not {ours}")
+    created = existing.external_created_at
+    if created is not None and order.created_at is not None and created != order.created_at:
+        differences.append(
+            f"it was created {order.created_at.isoformat()}, not {created.isoformat()}"
+        )
+    return "; ".join(differences) or None
+
+
+def check_identity(existing: OutboundOrder, order: StoreOrder) -> None:
+    """Refuse ``order`` if it is not the store order ``existing`` came from (the store gave
+    its id to another order): nothing of it may be applied over the warehouse order."""
+    difference = _identity_conflict(existing, order)
+    if difference is not None:
+        raise StoreOrderConflict(
+            f"store order {order.id} is not the order imported as {existing.number}: "
+            f"{difference}. The store reused the id (was it reset or restored?); the order "
+            f"was refused and {existing.number} left as it was",
+            order_id=existing.id,
+        )
 
 
 def _items(
@@ -211,10 +243,7 @@ def _hold_reason(order: OutboundOrder, split: bool) -> str | None:
     if order.unmapped_items:
         reasons.append(describe_unmapped(order.unmapped_items))
     if split:
-        reasons.append(
-            "lines are assigned to store locations served by different warehouses; move them "
-            "to one location in the store or split the shipment by hand"
-        )
+        reasons.append(SPLIT_REASON)
     return "; ".join(reasons) or None
 
 
@@ -236,11 +265,11 @@ def _settle(
                 uow,
                 sc.ctx,
                 severity="warning",
-                code="order_on_hold",
+                code=HOLD_ALERT,
                 message=f"order {order.number} is on hold: {reason}",
                 client_id=order.client_id,
                 integration_id=integration.id,
-                subject_id=order.id,
+                order_id=order.id,
             )
         return
     allocation.allocate(uow, sc.ctx, order)
@@ -264,7 +293,7 @@ def _apply_new(
     if not lines:
         if order.fulfillment_status == "fulfilled":
             return ImportResult("skipped", "already fulfilled in the store")
-        return ImportResult("skipped", "no lines to ship at a store location mapped to a warehouse")
+        return ImportResult("skipped", skips.NO_MAPPED_LOCATION)
     if not integration.settings.auto_import_orders and not manual:
         return ImportResult("skipped", AUTO_IMPORT_OFF)
     now = sc.ctx.clock.now()
@@ -287,6 +316,7 @@ def _apply_new(
         items=_items(uow, integration, lines, [], sc.ctx.ids.new_id),
         external_updated_at=order.updated_at,
         currency=order.currency,
+        external_created_at=order.created_at,
     )
     _settle(uow, sc, integration, outbound, split, was_held=False)
     uow.orders.add(outbound)
@@ -463,7 +493,7 @@ def _alert_once(
         message=message,
         client_id=order.client_id,
         integration_id=integration.id,
-        subject_id=order.id,
+        order_id=order.id,
     )
 
 
@@ -489,6 +519,11 @@ def apply_order(
 ) -> ImportResult:
     """Converge the warehouse order on the store's state ``order`` (in ``uow``)."""
     existing = uow.orders.get_by_external(integration.id, order.id)
+    was_on_hold = existing is not None and existing.status == "on_hold"
+    if existing is not None:
+        check_identity(existing, order)
+        if existing.external_created_at is None:  # imported before creation times were kept
+            existing.external_created_at = order.created_at
     # Store timestamps have one-second resolution: an equal one may be a later change of the
     # same second, so only an older state is ignored; applying an equal state again is a no-op.
     if (
@@ -509,6 +544,8 @@ def apply_order(
         result = _apply_existing(
             uow, sc, integration, existing=existing, order=order, lines=lines, fulfilled=fulfilled
         )
+    if was_on_hold and existing is not None and existing.status != "on_hold":
+        resolve_alerts(uow, sc.ctx, codes=(HOLD_ALERT,), subject_id=existing.id)
     if result.changed:
         # from the store's change (its creation, for a new order) to the warehouse's
         changed_at = order.created_at if result.outcome == "imported" else None
@@ -536,6 +573,7 @@ def read_order(
     seen_cancelled: bool = False,
     current: StoreOrder | None = None,
     session: StoreSession | None = None,
+    seen: StoreOrder | None = None,
 ) -> StoreState | ImportResult:
     """Outside any transaction: read the order (unless given) and its fulfillment orders from
     the store, or say why no store read is needed.
@@ -547,11 +585,17 @@ def read_order(
     in the meantime changes nothing. A warehouse order that is shipped or cancelled takes no
     store change but a cancellation (``seen_cancelled``: the webhook's order is cancelled),
     so any other webhook about it needs no store call either.
+
+    ``seen`` is the order as the webhook showed it: one that is not the order imported under
+    its id (``check_identity``) is refused before anything else, as is such a ``current``.
     """
     if seen_at is not None or current is not None:
         with sc.ctx.uow() as uow:
             existing = uow.orders.peek_external(integration.id, order_id)
         if existing is not None:
+            for shown in (seen, current):
+                if shown is not None:
+                    check_identity(existing, shown)
             applied = existing.external_updated_at
             if seen_at is not None and applied is not None and seen_at < applied:
                 return ImportResult("unchanged", "a newer version is already applied", existing.id)

@@ -17,11 +17,23 @@ from core.model import (
 )
 from core.ports import UnitOfWork
 from core.services import allocation
-from core.services._context import Context, require_client_visible, require_staff
-from core.services.mapping import resolve_product
+from core.services._context import (
+    Context,
+    require_client_visible,
+    require_staff,
+    resolve_alerts,
+)
+from core.services._paging import every
+from core.services._resolve import resolve_product
 
 MAX_ITEMS = 500
 MAX_QUANTITY = 1_000_000
+HOLD_ALERT = "order_on_hold"
+UNMAPPED_PREFIX = "unmapped lines: "
+SPLIT_REASON = (
+    "lines are assigned to store locations served by different warehouses; move them "
+    "to one location in the store or split the shipment by hand"
+)
 
 
 @frozen
@@ -159,6 +171,8 @@ def hold(uow: UnitOfWork, ctx: Context, order: OutboundOrder, reason: str) -> No
 
 def cancel(uow: UnitOfWork, ctx: Context, order: OutboundOrder, reason: str) -> None:
     """Cancel before shipping; reservations are released. The caller saves."""
+    if order.status == "on_hold":  # nothing left to review
+        resolve_alerts(uow, ctx, codes=(HOLD_ALERT,), subject_id=order.id)
     allocation.release(uow, ctx, order, f"cancelled: {reason}" if reason else "cancelled")
     order.transition("cancelled", ctx.clock.now())
     order.hold_reason = None
@@ -197,7 +211,7 @@ def describe_unmapped(items: Sequence[OutboundItem]) -> str:
         if item.external_variant_id:
             label += f" (variant {item.external_variant_id})"
         parts.append(label)
-    return "unmapped lines: " + ", ".join(parts)
+    return UNMAPPED_PREFIX + ", ".join(parts)
 
 
 def release_hold(ctx: Context, actor: User, order_id: str) -> OutboundOrder:
@@ -212,12 +226,83 @@ def release_hold(ctx: Context, actor: User, order_id: str) -> OutboundOrder:
                 f"order {order.number} still has {describe_unmapped(still)}; map them first",
                 code="unmapped_lines",
             )
-        order.transition("pending", ctx.clock.now())
-        order.hold_reason = None
-        allocation.allocate(uow, ctx, order)
+        _release(uow, ctx, order)
         uow.orders.update(order)
         uow.commit()
     return order
+
+
+def _release(uow: UnitOfWork, ctx: Context, order: OutboundOrder) -> None:
+    """Off hold: pending, then allocated if stock allows; its hold alert is resolved."""
+    order.transition("pending", ctx.clock.now())
+    order.hold_reason = None
+    allocation.allocate(uow, ctx, order)
+    resolve_alerts(uow, ctx, codes=(HOLD_ALERT,), subject_id=order.id)
+
+
+@frozen
+class UnmappedLine:
+    """A line of a held order that is no product yet: the store variant to map (link to the
+    store's products page with ``integration_id`` and ``external_variant_id``)."""
+
+    item_id: str
+    sku: str
+    name: str
+    quantity: int
+    integration_id: str | None
+    external_variant_id: str | None
+
+
+def unmapped_lines(order: OutboundOrder) -> list[UnmappedLine]:
+    """Why the order is held for mapping, line by line (empty when no line is unmapped)."""
+    integration_id = order.external.integration_id if order.external else None
+    return [
+        UnmappedLine(i.id, i.sku, i.name, i.quantity, integration_id, i.external_variant_id)
+        for i in order.unmapped_items
+    ]
+
+
+def release_resolvable_holds(uow: UnitOfWork, ctx: Context, integration_id: str) -> list[str]:
+    """After new mappings: every order of the store held only for unmapped lines whose lines
+    now all resolve to products is rebuilt (lines become those products) and released (then
+    allocated as an import would), its hold alert resolved. One with lines still unmapped
+    gets its reason narrowed to them. Orders held for another reason (by staff, or lines at
+    locations of several warehouses) stay held. The ids of the released orders."""
+    held = list(  # all of them before any is released (releasing moves it off the list)
+        every(
+            lambda limit, offset: uow.orders.list(
+                integration_id=integration_id, status="on_hold", limit=limit, offset=offset
+            )
+        )
+    )
+    released: list[str] = []
+    for listed in held:
+        reason = listed.hold_reason or ""
+        if not reason.startswith(UNMAPPED_PREFIX) or not listed.unmapped_items:
+            continue
+        order = uow.orders.get(listed.id)
+        if order is None or order.status != "on_hold":
+            continue
+        before = len(order.unmapped_items)
+        still = resolve_unmapped(uow, order)
+        if len(still) == before:
+            continue
+        for item in order.items:  # as an import names a line: the product's sku and name
+            product = uow.products.get(item.product_id) if item.product_id else None
+            if product is not None:
+                item.sku, item.name = product.sku, product.name
+        split = SPLIT_REASON in reason
+        if still or split:
+            parts = ([describe_unmapped(still)] if still else []) + (
+                [SPLIT_REASON] if split else []
+            )
+            order.hold_reason = "; ".join(parts)
+            order.updated_at = ctx.clock.now()
+        else:
+            _release(uow, ctx, order)
+            released.append(order.id)
+        uow.orders.update(order)
+    return released
 
 
 def advance(ctx: Context, actor: User, order_id: str, *, status: OrderStatus) -> OutboundOrder:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from core.model import Integration, OutboxCommand
+from core.services import _skips as skips
 from core.services import connect, integrations, inventory, order_import
 from core.services.integrations import StoreContext
 from core.services.worker import OutboxApply, OutboxHandler, Skip, done, record
@@ -102,7 +103,7 @@ def handlers(sc: StoreContext) -> dict[str, OutboxHandler]:
             with sc.ctx.uow() as uow:
                 integration = uow.integrations.peek(integration_id)
             if integration is None or not integration.is_connected:
-                return done(Skip("the integration is not connected"))
+                return done(Skip(skips.INTEGRATION_NOT_CONNECTED))
             counts = dict(run(sc, job, integration_id))
             return record(counts)
 

@@ -22,6 +22,7 @@ from core.errors import NotFound, PayloadError
 from core.model import Address, InboxEvent, Integration, OutboundOrder
 from core.ports import UnitOfWork
 from core.serialization import load_order
+from core.services import _skips as skips
 from core.services._context import raise_alert
 from core.services._paging import every
 from core.services.integrations import StoreContext, erase
@@ -214,9 +215,9 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
     with sc.ctx.uow() as uow:
         integration = _integration(uow, event)
     if integration is None:
-        return done(Skip("no integration for this shop"))
+        return done(Skip(skips.NO_INTEGRATION))
     if integration.status == "disconnected":
-        return done(Skip("the store is disconnected"))
+        return done(Skip(skips.STORE_DISCONNECTED))
     if isinstance(parsed, (OrderPlaced, OrderUpdated, OrderCancelled, OrderFulfilled)):
         order = parsed.order
         if event.source == "reconcile":
@@ -228,6 +229,7 @@ def handle_order_event(sc: StoreContext, event: InboxEvent) -> InboxApply:
                 order.id,
                 seen_at=order.updated_at,
                 seen_cancelled=order.cancelled_at is not None,
+                seen=order,
             )
     elif isinstance(parsed, OrderChanged):  # not a whole order: the store has the rest
         state = read_order(sc, integration, parsed.order_id, seen_at=parsed.updated_at)
@@ -252,7 +254,7 @@ def handle_uninstalled(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> 
     if event.integration_id is not None:
         targets = [i for i in targets if i.id == event.integration_id] or targets
     if not targets:
-        return Skip("no connected integration for this shop")
+        return Skip(skips.NO_CONNECTED_INTEGRATION)
     now = sc.ctx.clock.now()
     for found in targets:
         integration = uow.integrations.get(found.id) or found
@@ -278,7 +280,7 @@ def handle_data_request(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) ->
         raise PayloadError("not a customers/data_request payload")
     integrations = uow.integrations.for_shop(event.platform, parsed.shop)
     if not integrations:
-        return Skip("no integration for this shop")
+        return Skip(skips.NO_INTEGRATION)
     for integration in integrations:
         held = uow.orders.for_customer(
             integration.id, email=parsed.email, external_order_ids=parsed.order_ids
@@ -296,7 +298,7 @@ def handle_data_request(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) ->
             ),
             client_id=integration.client_id,
             integration_id=integration.id,
-            subject_id=event.id,
+            event_id=event.id,
         )
     return None
 
@@ -369,7 +371,7 @@ def handle_redaction(sc: StoreContext, uow: UnitOfWork, event: InboxEvent) -> Sk
         raise PayloadError("not a redaction payload")
     integrations = uow.integrations.for_shop(event.platform, parsed.shop)
     if not integrations:
-        return Skip("no integration for this shop")
+        return Skip(skips.NO_INTEGRATION)
     for integration in integrations:
         orders: Iterable[OutboundOrder]
         if isinstance(parsed, ShopRedact):  # every order of the shop, page after page

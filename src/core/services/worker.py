@@ -41,17 +41,20 @@ from core.errors import (
     PlatformError,
     PlatformThrottled,
     StorelinkError,
+    StoreOrderConflict,
 )
 from core.model import InboxEvent, OutboxCommand
 from core.observability import log_context
 from core.ports import UnitOfWork
-from core.services._context import Context, raise_alert
+from core.services._context import Context, raise_alert, resolve_alerts
+from core.services._skips import RETRYABLE_SKIPS
 from core.text import storable_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", InboxEvent, OutboxCommand)
 
 MAX_ERROR_LENGTH = 1000
+DEAD_ALERT = "queue_item_dead"
 REPLAY_ATTEMPTS = 8  # a replayed item gets this many attempts more
 
 
@@ -306,7 +309,15 @@ class Worker:
                 else:
                     current.status = "done"
                     current.done_at = now
+                failed_before = current.error is not None and current.attempts > 1
                 current.error = storable_text(result.reason[:MAX_ERROR_LENGTH]) if result else None
+                if failed_before:  # what an earlier attempt's failure alerted about is fixed
+                    resolve_alerts(
+                        uow,
+                        self.ctx,
+                        codes=(DEAD_ALERT, StoreOrderConflict.code),
+                        subject_id=current.id,
+                    )
                 self._save(uow, current)
                 uow.commit()
                 return "skipped" if isinstance(result, Skip) else "processed"
@@ -346,7 +357,7 @@ def record_failure(
     item.locked_by = None
     item.locked_until = None
     permanent = (
-        isinstance(exc, InvalidInput)
+        isinstance(exc, (InvalidInput, StoreOrderConflict))
         or getattr(exc, "code", "") == "no_handler"
         or (isinstance(exc, PlatformError) and not exc.retryable)
     )
@@ -363,11 +374,14 @@ def record_failure(
             uow,
             ctx,
             severity="error",
-            code="queue_item_dead",
+            # a refused store order is its own kind of alert, linked to the order it is not
+            code=exc.code if isinstance(exc, StoreOrderConflict) else DEAD_ALERT,
             message=f"{what} failed after {item.attempts} attempt(s): {item.error}",
             client_id=client_id,
             integration_id=item.integration_id,
             subject_id=item.id,
+            order_id=exc.order_id if isinstance(exc, StoreOrderConflict) else None,
+            event_id=item.id if isinstance(item, InboxEvent) else None,
         )
         return "dead"
     delay = backoff.delay(item.attempts, rand)
@@ -403,17 +417,34 @@ def _store_refused_us(
     )
 
 
+def retryable(item: QueueItem) -> bool:
+    """Can retrying the item change something? Failed and dead items: yes. Skipped ones only
+    when skipped for a reason someone may have fixed since (automatic import was off, no
+    store location mapped, the store not connected), not when the answer would be the same
+    ("already up to date", "test order")."""
+    if item.status in ("failed", "dead"):
+        return True
+    return item.status == "skipped" and (item.error or "") in RETRYABLE_SKIPS
+
+
 def retry(ctx: Context, *, kind: Literal["inbox", "outbox"], item_id: str) -> QueueItem:
-    """Staff replay of a failed or dead item: due now, with a fresh attempt budget."""
+    """Staff replay of a failed, dead or retryably skipped item (``retryable``): due now,
+    with a fresh attempt budget. Anything else is refused (``not_retryable``)."""
     with ctx.uow() as uow:
         item: QueueItem | None = (
             uow.inbox.get(item_id) if kind == "inbox" else uow.outbox.get(item_id)
         )
         if item is None:
             raise NotFound(f"{'event' if kind == 'inbox' else 'command'} not found")
-        if item.status not in ("failed", "dead", "skipped"):
-            raise InvalidInput(
-                f"only failed, dead or skipped items can be retried (this one is {item.status})",
+        if not retryable(item):
+            why = (
+                f"it was skipped ({item.error}) and would be skipped again"
+                if item.status == "skipped"
+                else f"it is {item.status}"
+            )
+            raise InvalidInput(  # the portal and the API answer it as bad input (422)
+                "only failed or dead items, or items skipped for a reason that may have "
+                f"changed, can be retried; {why}",
                 code="not_retryable",
             )
         item.status = "received" if isinstance(item, InboxEvent) else "pending"
