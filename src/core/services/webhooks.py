@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 from attrs import evolve, frozen
 
-from core.errors import NotFound, PayloadError
+from core.errors import NotFound, PayloadError, StorelinkError
 from core.model import Address, InboxEvent, Integration, OutboundOrder
 from core.ports import UnitOfWork
 from core.serialization import load_order
@@ -200,6 +200,22 @@ def _event_of(sc: StoreContext, event: InboxEvent) -> StoreEvent:
     return sc.platform(event.platform).parse_webhook(
         event.topic, event.payload, event.shop_domain or ""
     )
+
+
+def order_id_of(sc: StoreContext, event: InboxEvent) -> str | None:
+    """The store order an event is about (``None``: not an order topic, or a payload that
+    does not say), as the store's id: what links an event to its warehouse order."""
+    if event.topic not in ORDER_TOPICS:
+        return None
+    try:
+        parsed = _event_of(sc, event)
+    except StorelinkError:  # unreadable or redacted: it names no order we can find
+        return None
+    if isinstance(parsed, (OrderPlaced, OrderUpdated, OrderCancelled, OrderFulfilled)):
+        return parsed.order.id
+    if isinstance(parsed, (OrderChanged, OrderEdited)):
+        return parsed.order_id
+    return None
 
 
 def _integration(uow: UnitOfWork, event: InboxEvent) -> Integration | None:
