@@ -683,6 +683,7 @@ def _full_order(make, shop):
         hold_reason="1 line is not mapped to a product",
         external_updated_at=make.at(-5),
         currency="EUR",
+        external_created_at=make.at(-60),
         updated_at=make.at(1),
         items=[
             make.item(
@@ -998,6 +999,7 @@ def test_an_integration_round_trips_with_every_field(uow_factory, make, save):
         connected_at=make.at(-1),
         disconnected_at=make.at(5),
         updated_at=make.at(6),
+        order_prefix="SH-ADAS-SHOP-",
     )
     save(client, integration)
 
