@@ -68,9 +68,7 @@ def test_alerts_are_filtered_by_order_and_paged(uow_factory, make, save):
     save(*about, make.alert(created_at=make.at(9)))
 
     with uow_factory() as uow:
-        assert [a.id for a in uow.alerts.list(order_id=order_id)] == [
-            a.id for a in reversed(about)
-        ]
+        assert [a.id for a in uow.alerts.list(order_id=order_id)] == [a.id for a in reversed(about)]
         page = uow.alerts.list(order_id=order_id, limit=2, offset=2)
         assert [a.id for a in page] == [about[0].id]
 
@@ -113,9 +111,7 @@ def test_events_received_at_one_instant_page_by_id(uow_factory, make, save, two_
         assert seen == [e.id for e in reversed(events)]
 
 
-def test_the_orders_store_orders_became_are_found_in_one_read(
-    uow_factory, make, save, two_stores
-):
+def test_the_orders_store_orders_became_are_found_in_one_read(uow_factory, make, save, two_stores):
     client, warehouse = two_stores["client"], two_stores["warehouse"]
     first, second = two_stores["first"], two_stores["second"]
     ours = make.order(client, warehouse, external=make.external(first, external_order_id="11"))

@@ -141,3 +141,46 @@ def test_migrating_an_unreachable_database_is_a_database_unavailable_error():
         migrate("host=127.0.0.1 port=1 dbname=storelink user=storelink connect_timeout=1")
 
     assert raised.value.code == DATABASE_UNAVAILABLE
+
+
+def test_0004_keeps_the_numbering_stores_use_and_links_alerts_to_what_they_concern(
+    empty_database,
+):
+    before = [m for m in load_migrations() if m.version < 4]
+    migrate(empty_database, before)
+    with psycopg.connect(empty_database) as conn:
+        conn.execute(
+            "INSERT INTO clients (id, name, created_at) VALUES"
+            " ('c1', 'One store', now()), ('c2', 'Two stores', now())"
+        )
+        conn.execute(
+            "INSERT INTO warehouses (id, code, name, created_at) VALUES ('w', 'W', 'W', now())"
+        )
+        conn.execute(
+            "INSERT INTO integrations (id, client_id, platform, shop_domain, created_at, updated_at)"
+            " VALUES ('i1', 'c1', 'shopify', 'acme.myshopify.com', now(), now()),"
+            " ('i2', 'c2', 'shopify', 'demo-outdoors.myshopify.com', now(), now()),"
+            " ('i3', 'c2', 'shopify', 'outlet.myshopify.com', now(), now())"
+        )
+        conn.execute(
+            "INSERT INTO orders (id, client_id, warehouse_id, number, created_at, updated_at)"
+            " VALUES ('o1', 'c1', 'w', 'SH-1001', now(), now())"
+        )
+        conn.execute(
+            "INSERT INTO inbox_events (id, platform, topic, delivery_id, received_at,"
+            " next_attempt_at) VALUES ('e1', 'shopify', 'orders/create', 'd1', now(), now())"
+        )
+        conn.execute(
+            "INSERT INTO alerts (id, severity, code, message, created_at, subject_id) VALUES"
+            " ('a1', 'warning', 'order_on_hold', 'held', now(), 'o1'),"
+            " ('a2', 'error', 'queue_item_dead', 'dead', now(), 'e1'),"
+            " ('a3', 'error', 'inventory_sync_problem', 'stock', now(), 'm1')"
+        )
+
+    assert migrate(empty_database) == [m.name for m in load_migrations() if m.version >= 4]
+
+    with psycopg.connect(empty_database) as conn:
+        prefixes = conn.execute("SELECT id, order_prefix FROM integrations ORDER BY id").fetchall()
+        links = conn.execute("SELECT id, order_id, event_id FROM alerts ORDER BY id").fetchall()
+    assert prefixes == [("i1", "SH-"), ("i2", "SH-DEMO-OUTDOORS-"), ("i3", "SH-OUTLET-")]
+    assert links == [("a1", "o1", None), ("a2", None, "e1"), ("a3", None, None)]
