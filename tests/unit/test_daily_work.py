@@ -94,7 +94,6 @@ def _order(
     lines: tuple[tuple[str, str, int], ...] = (("V-TENT", "TENT-1", 2),),  # variant, sku, qty
     city: str = "London",
 ) -> tuple[StoreOrder, list[StoreFulfillmentOrder]]:
-    from core.model import Address
 
     store_lines = tuple(
         StoreOrderLine(id=f"L{n}", quantity=q, variant_id=v, sku=s, title=f"Item {s}")
