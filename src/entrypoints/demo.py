@@ -4,6 +4,11 @@ The simulated Shopify, the web app and a worker run in this process on the embed
 configured) PostgreSQL. A demo client gets a warehouse, products with stock and users; a
 sandbox store is connected through the real OAuth flow and a few orders are placed in it, so
 the warehouse fills as you watch. Everything stops on Ctrl-C.
+
+The simulated store keeps its state in ``$STORELINK_DATA_DIR/sandbox.json`` next to the
+database (saved every few seconds and at exit, atomically) and takes it up again on the next
+``storelink demo``: the same shop, products and orders, and ids that never repeat, so a
+restarted demo's new orders never meet the ids of orders the database already holds.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 from attrs import define, evolve
 
-from adapters.shopify.sandbox import SandboxConfig, SandboxServer
+from adapters.shopify.sandbox import SandboxConfig, SandboxServer, SandboxState
+from adapters.shopify.sandbox import persistence as sandbox_file
 from core.errors import Conflict
 from core.model import Client, User
 from core.services import SYSTEM, tenancy
@@ -26,6 +33,8 @@ from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 
 DEMO_SHOP = "demo-outdoors.myshopify.com"
+SANDBOX_FILE = "sandbox.json"
+SAVE_EVERY = 2.0  # seconds between saves of the simulated store's state
 CLIENT = "Demo Outdoors"
 OWNER = "owner@demo-outdoors.test"
 STAFF = "ops@demo-3pl.test"
@@ -105,6 +114,10 @@ def _client(services: Services) -> Client:
 
 
 def _store(sandbox: SandboxServer) -> None:
+    """The demo shop with its catalog, unless the saved store has it already."""
+    with sandbox.state.lock:
+        if DEMO_SHOP in sandbox.state.shops:
+            return
     shop = sandbox.control.create_shop(DEMO_SHOP, name=CLIENT)
     location = str(shop["primary_location_id"])
     for sku, name, barcode, _, store_stock in CATALOG:
@@ -140,12 +153,16 @@ def start(
     closers: list[Callable[[], None]] = []
     threads: list[threading.Thread] = []
     stop = threading.Event()
+    state_file = settings.data_dir / SANDBOX_FILE
     sandbox = SandboxServer(
         SandboxConfig(auto_approve=True, webhook_retry_schedule=(1, 5, 30, 120)),
+        state=sandbox_file.load(state_file),
         host=host,
         port=sandbox_port,
     ).start()
     closers.append(sandbox.stop)
+    closers.append(lambda: sandbox_file.save(sandbox.state, state_file))  # before it stops
+    threads.append(_thread("sandbox-save", lambda: _keep(sandbox.state, state_file, stop)))
     try:
         server_app = _LateApp()
         web = WebServer(server_app, host=host, port=port, threads=8)
@@ -222,6 +239,16 @@ def _wait_for_setup(services: Services, timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError("the demo store's setup did not finish within a minute")
+
+
+def _keep(state: SandboxState, path: Path, stop: threading.Event) -> None:
+    """Save the simulated store every few seconds, when it changed."""
+    last = ""
+    while not stop.wait(SAVE_EVERY):
+        current = repr(sandbox_file.dump_state(state))
+        if current != last:
+            sandbox_file.save(state, path)
+            last = current
 
 
 def _schedule(services: Services, stop: threading.Event, every: float = 60.0) -> None:
