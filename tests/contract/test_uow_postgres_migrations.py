@@ -157,7 +157,8 @@ def test_0004_keeps_the_numbering_stores_use_and_links_alerts_to_what_they_conce
             "INSERT INTO warehouses (id, code, name, created_at) VALUES ('w', 'W', 'W', now())"
         )
         conn.execute(
-            "INSERT INTO integrations (id, client_id, platform, shop_domain, created_at, updated_at)"
+            "INSERT INTO integrations"
+            " (id, client_id, platform, shop_domain, created_at, updated_at)"
             " VALUES ('i1', 'c1', 'shopify', 'acme.myshopify.com', now(), now()),"
             " ('i2', 'c2', 'shopify', 'demo-outdoors.myshopify.com', now(), now()),"
             " ('i3', 'c2', 'shopify', 'outlet.myshopify.com', now(), now())"

@@ -84,7 +84,7 @@ def test_an_order_placed_in_the_store_becomes_one_reserved_warehouse_order(stack
     assert len(stack.orders()) == 1
 
 
-def test_an_unmapped_line_holds_the_order_and_releasing_after_mapping_allocates(
+def test_an_unmapped_line_holds_the_order_and_mapping_it_releases_and_allocates(
     stack: Stack,
 ) -> None:
     stack.shop("acme", {"NEW-1": 5})
@@ -96,24 +96,27 @@ def test_an_unmapped_line_holds_the_order_and_releasing_after_mapping_allocates(
     assert order.status == "on_hold"
     assert "NEW-1" in (order.hold_reason or "")
     with stack.services.ctx.uow() as uow:
-        alerts = uow.alerts.list(integration_id=integration.id)
-    assert "order_on_hold" in {a.code for a in alerts}
+        [held] = uow.alerts.list(integration_id=integration.id, code="order_on_hold")
+    assert (held.order_id, held.status) == (order.id, "open")
+    [unmapped] = order_services.unmapped_lines(order)
     product = stack.product("NEW-1", on_hand=3)
     with stack.http(stack.owner_token) as web:
         variants = web.get(
             f"/api/integrations/shopify/{integration.id}/products", params={"unmapped": 1}
         ).json()["variants"]
-        assert [v["sku"] for v in variants] == ["NEW-1"]
+        assert [v["external_variant_id"] for v in variants] == [unmapped.external_variant_id]
         mapped = web.post(
             f"/api/integrations/shopify/{integration.id}/mappings",
-            json={"external_variant_id": variants[0]["external_variant_id"], "product_id": product},
+            json={"external_variant_id": unmapped.external_variant_id, "product_id": product},
         )
         assert mapped.status_code == 201, mapped.text
-    with stack.http(stack.staff_token) as staff:
-        released = staff.post(f"/api/orders/{order.id}/release-hold")
-    assert released.status_code == 200, released.text
-    assert released.json()["status"] == "allocated"
+    released = stack.order_for(integration, placed["id"])  # by the mapping, nobody else
+    assert released is not None
+    assert (released.status, released.hold_reason) == ("allocated", None)
+    assert [i.product_id for i in released.items] == [product]
     assert stack.level(product) == (3, 1)
+    with stack.services.ctx.uow() as uow:
+        assert uow.alerts.get(held.id).status == "resolved"  # type: ignore[union-attr]
 
 
 def test_test_orders_and_orders_at_unmapped_locations_are_skipped_with_a_reason(
