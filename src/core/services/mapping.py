@@ -3,6 +3,8 @@ barcode that names exactly one product."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from attrs import frozen
 
 from core.errors import NotFound
@@ -53,8 +55,11 @@ class AutoMapResult:
     skipped: int
 
 
-def refresh_catalog(sc: StoreContext, integration_id: str) -> int:
-    """Load every store variant (paged) into the catalog table; forget vanished ones."""
+def refresh_catalog(
+    sc: StoreContext, integration_id: str, *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Load every store variant (paged) into the catalog table; forget vanished ones.
+    ``progress`` is given the number of variants read so far after each page."""
 
     with sc.ctx.uow() as uow:
         integration = uow.integrations.peek(integration_id)
@@ -97,6 +102,8 @@ def refresh_catalog(sc: StoreContext, integration_id: str) -> int:
                     uow.mappings.update(existing)
             uow.commit()
         seen.extend(r.external_variant_id for r in rows)
+        if progress is not None:
+            progress(len(seen))
         cursor = page.next_cursor
         if cursor is None:
             break
