@@ -163,7 +163,7 @@ class PrometheusMetrics:
         self.webhooks.labels(platform, topic, outcome).inc()
 
     def work_finished(
-        self, queue: Literal["inbox", "outbox"], kind: str, outcome: str, seconds: float
+        self, queue: Literal["inbox", "outbox", "jobs"], kind: str, outcome: str, seconds: float
     ) -> None:
         self.work.labels(queue, kind, outcome).inc()
         self.work_seconds.labels(queue, kind).observe(max(0.0, seconds))

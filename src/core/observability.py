@@ -30,7 +30,7 @@ class NoMetrics:
         pass
 
     def work_finished(
-        self, queue: Literal["inbox", "outbox"], kind: str, outcome: str, seconds: float
+        self, queue: Literal["inbox", "outbox", "jobs"], kind: str, outcome: str, seconds: float
     ) -> None:
         pass
 

@@ -26,6 +26,8 @@ from core.model import (
     InboxStatus,
     Integration,
     InventoryPushState,
+    Job,
+    JobKind,
     LocationMapping,
     OpenUnits,
     OrderRef,
@@ -75,6 +77,7 @@ __all__ = [
     "InboxWriter",
     "IntegrationRepository",
     "InventorySyncRepository",
+    "JobRepository",
     "LocationMappingRepository",
     "Metrics",
     "OrderRepository",
@@ -171,10 +174,11 @@ class Metrics(Protocol):
         ...
 
     def work_finished(
-        self, queue: Literal["inbox", "outbox"], kind: str, outcome: str, seconds: float
+        self, queue: Literal["inbox", "outbox", "jobs"], kind: str, outcome: str, seconds: float
     ) -> None:
-        """The worker finished one queue item (``kind``: its topic or command kind) with
-        ``done``, ``skipped``, ``retry``, ``dead`` or ``lost``, after ``seconds``."""
+        """The worker finished one queue item or job (``kind``: its topic, command kind or
+        job kind) with ``done``, ``skipped``, ``retry``, ``dead``, ``failed`` or ``lost``,
+        after ``seconds``."""
         ...
 
     def worker_polled(self, when: datetime) -> None:
@@ -774,6 +778,44 @@ class SyncRunRepository(Protocol):
     def list(self, *, integration_id: str | None = None, limit: int = 50) -> list[SyncRun]: ...
 
 
+class JobRepository(Protocol):
+    """Jobs and their progress; a claim hands a job to one worker only."""
+
+    def add(self, job: Job) -> bool:
+        """Store a queued job; ``False`` (nothing stored) if the integration already has a
+        queued or running job of that kind."""
+        ...
+
+    def get(self, job_id: str) -> Job | None:
+        """Locked for the rest of the unit of work."""
+        ...
+
+    def peek(self, job_id: str) -> Job | None:
+        """Read without locking: what readers of progress use."""
+        ...
+
+    def pending(self, integration_id: str, kind: JobKind) -> Job | None:
+        """The integration's queued or running job of this kind, if any."""
+        ...
+
+    def claim_due(
+        self, now: datetime, *, limit: int, lease_seconds: float, worker_id: str
+    ) -> builtins.list[Job]:
+        """Claim up to ``limit`` jobs, earliest due first: queued ones whose
+        ``next_attempt_at`` passed and running ones whose lease expired (their worker died).
+        Marks them running under this worker's lease and counts the attempt (``Job.start``).
+        Two workers never get the same job."""
+        ...
+
+    def update(self, job: Job) -> None: ...
+
+    def list(
+        self, integration_id: str, *, kind: JobKind | None = None, limit: int = 20
+    ) -> builtins.list[Job]:
+        """The integration's jobs, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
 
@@ -833,6 +875,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sync_runs(self) -> SyncRunRepository: ...
+
+    @property
+    def jobs(self) -> JobRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -223,8 +223,8 @@ def _default_platforms(services: Services) -> dict[str, StorePlatform]:
 
 
 def _default_handlers(services: Services) -> Handlers:
-    """Queue handlers: webhook topics, and store commands by kind."""
-    from core.services import connect, fulfillment, schedule, webhooks  # noqa: PLC0415
+    """Queue handlers: webhook topics, store commands by kind, and job runners."""
+    from core.services import connect, fulfillment, jobs, schedule, webhooks  # noqa: PLC0415
 
     sc = services.store
     return Handlers(
@@ -235,4 +235,5 @@ def _default_handlers(services: Services) -> Handlers:
             fulfillment.FULFILLMENT_COMMAND: partial(fulfillment.push_fulfillment, sc),
             **schedule.handlers(sc),
         },
+        jobs=jobs.runners(sc),
     )

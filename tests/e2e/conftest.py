@@ -194,6 +194,16 @@ class Stack:
                 time.sleep(wait)
         return total
 
+    def run_job(self, web: httpx.Client, path: str) -> dict[str, Any]:
+        """POST ``path`` (an API route that starts a job), let the workers run it and
+        everything it queued, and return the job as its address then shows it."""
+        started = web.post(path)
+        assert started.status_code == 202, started.text
+        self.settle()
+        job: dict[str, Any] = web.get(started.headers["location"]).json()["job"]
+        assert job["status"] in ("done", "failed"), job
+        return job
+
     def _soon_due(self, within: float = 1.5) -> float | None:
         """Seconds until the next queue item that is due within ``within`` seconds."""
         now = self.services.ctx.clock.now()

@@ -36,8 +36,8 @@ def test_with_automatic_import_off_orders_wait_until_a_manual_sync(stack: Stack)
         ).json()["events"]
         assert skipped
         assert {e["error"] for e in skipped} == {"automatic order import is off for this store"}
-        synced = web.post(f"/api/integrations/shopify/{integration.id}/sync-orders").json()
-    assert synced["imported"] == 1
+        job = stack.run_job(web, f"/api/integrations/shopify/{integration.id}/sync-orders")
+    assert (job["status"], job["progress"]["imported"]) == ("done", 1)
     order = stack.order_for(integration, placed["id"])
     assert order is not None
     assert order.status == "allocated"
@@ -80,8 +80,9 @@ def test_auto_map_and_removing_a_mapping_through_the_api(stack: Stack) -> None:
         assert off.json()["sync_inventory"] is False
         assert web.delete(f"{base}/mappings/{mapping_id}").status_code == 200
         assert web.get(f"{base}/products", params={"unmapped": 1}).json()["total"] == 1
-        refreshed = web.post(f"{base}/products/refresh")
-        assert refreshed.status_code == 202
+        refreshed = stack.run_job(web, f"{base}/products/refresh")
+        assert refreshed["progress"] == {"variants_read": 2, "auto_mapped": 1, "not_mapped": 0}
+        assert web.get(f"{base}/products", params={"unmapped": 1}).json()["total"] == 0
 
 
 def test_a_dead_event_can_be_replayed_once_the_cause_is_fixed(stack: Stack) -> None:
@@ -302,9 +303,9 @@ def test_one_order_that_cannot_be_imported_does_not_hold_up_reconciliation(
 
     monkeypatch.setattr(ShopifyPlatform, "fulfillment_orders", failing)
     with stack.http(stack.owner_token) as web:
-        synced = web.post(f"/api/integrations/shopify/{integration.id}/sync-orders").json()
+        job = stack.run_job(web, f"/api/integrations/shopify/{integration.id}/sync-orders")
         kept = web.get(f"/api/integrations/{integration.id}/events").json()["events"]
-    assert synced["imported"] == 1
+    assert job["progress"]["imported"] == 1
     assert stack.order_for(integration, good["id"]) is not None
     assert stack.order_for(integration, bad["id"]) is None
     with stack.services.ctx.uow() as uow:

@@ -26,6 +26,8 @@ from core.model import (
     InboxStatus,
     Integration,
     InventoryPushState,
+    Job,
+    JobKind,
     LocationMapping,
     OpenUnits,
     OrderRef,
@@ -950,3 +952,54 @@ class MemorySyncRunRepository(_Repo):
             "sync_runs", lambda r: integration_id is None or r.integration_id == integration_id
         )
         return sorted(found, key=lambda r: (r.started_at, r.id), reverse=True)[:limit]
+
+
+class MemoryJobRepository(_Repo):
+    def add(self, job: Job) -> bool:
+        if job.id in self._tx.table("jobs") or self.pending(job.integration_id, job.kind):
+            return False
+        self._tx.put("jobs", job.id, job)
+        return True
+
+    def get(self, job_id: str) -> Job | None:
+        got: Job | None = self._tx.get("jobs", job_id)
+        return got
+
+    def peek(self, job_id: str) -> Job | None:
+        return self.get(job_id)
+
+    def pending(self, integration_id: str, kind: JobKind) -> Job | None:
+        found = self._tx.scan(
+            "jobs", lambda j: j.integration_id == integration_id and j.kind == kind and j.pending
+        )
+        return next(found, None)
+
+    def claim_due(
+        self, now: datetime, *, limit: int, lease_seconds: float, worker_id: str
+    ) -> builtins.list[Job]:
+        def due(job: Job) -> bool:
+            if job.status == "queued":
+                return job.next_attempt_at <= now
+            return (
+                job.status == "running" and job.locked_until is not None and job.locked_until <= now
+            )
+
+        candidates = sorted(self._tx.scan("jobs", due), key=lambda j: (j.next_attempt_at, j.id))[
+            : max(0, limit)
+        ]
+        for job in candidates:
+            job.start(worker_id, now, now + timedelta(seconds=lease_seconds))
+            self._tx.put("jobs", job.id, job)
+        return candidates
+
+    def update(self, job: Job) -> None:
+        self._replace("jobs", job.id, job, "job")
+
+    def list(
+        self, integration_id: str, *, kind: JobKind | None = None, limit: int = 20
+    ) -> builtins.list[Job]:
+        found = self._tx.scan(
+            "jobs",
+            lambda j: j.integration_id == integration_id and (kind is None or j.kind == kind),
+        )
+        return sorted(found, key=lambda j: (j.created_at, j.id), reverse=True)[:limit]

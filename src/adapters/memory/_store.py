@@ -36,6 +36,7 @@ TABLES = (
     "outbox",
     "alerts",
     "sync_runs",
+    "jobs",
 )
 
 

@@ -38,6 +38,7 @@ class MemoryUnitOfWork:
         self.outbox = r.MemoryOutboxRepository(tx)
         self.alerts = r.MemoryAlertRepository(tx)
         self.sync_runs = r.MemorySyncRunRepository(tx)
+        self.jobs = r.MemoryJobRepository(tx)
         return self
 
     def __exit__(

@@ -26,6 +26,7 @@ from core.model import (
     InboxEvent,
     Integration,
     InventoryPushState,
+    Job,
     LocationMapping,
     OutboundItem,
     OutboundOrder,
@@ -173,6 +174,7 @@ INBOX_EVENTS = Table("inbox_events", InboxEvent, json=frozenset({"payload"}))
 OUTBOX_COMMANDS = Table("outbox_commands", OutboxCommand, json=frozenset({"payload", "result"}))
 ALERTS = Table("alerts", Alert)
 SYNC_RUNS = Table("sync_runs", SyncRun, json=frozenset({"counts"}))
+JOBS = Table("jobs", Job, json=frozenset({"progress", "problems"}))
 
 
 # --- orders: the external reference flattened into columns, items in their own table ---------

@@ -14,6 +14,7 @@ from adapters.postgres._integrations import (
     PostgresLocationMappingRepository,
     PostgresProductMappingRepository,
 )
+from adapters.postgres._jobs import PostgresJobRepository
 from adapters.postgres._orders import PostgresOrderRepository, PostgresShipmentRepository
 from adapters.postgres._session import Session
 from adapters.postgres._stock import (
@@ -42,6 +43,7 @@ from core.ports import (
     InboxRepository,
     IntegrationRepository,
     InventorySyncRepository,
+    JobRepository,
     LocationMappingRepository,
     OrderRepository,
     OutboxRepository,
@@ -84,6 +86,7 @@ class PostgresUnitOfWork:
     outbox: OutboxRepository
     alerts: AlertRepository
     sync_runs: SyncRunRepository
+    jobs: JobRepository
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -115,6 +118,7 @@ class PostgresUnitOfWork:
         self.outbox = PostgresOutboxRepository(session)
         self.alerts = PostgresAlertRepository(session)
         self.sync_runs = PostgresSyncRunRepository(session)
+        self.jobs = PostgresJobRepository(session)
         return self
 
     def __exit__(

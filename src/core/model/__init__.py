@@ -10,6 +10,14 @@ from core.model.integrations import (
     LocationMapping,
     ProductMapping,
 )
+from core.model.jobs import (
+    JOB_KINDS,
+    MAX_JOB_PROBLEMS,
+    PENDING_JOB_STATUSES,
+    Job,
+    JobKind,
+    JobStatus,
+)
 from core.model.orders import (
     EDITABLE_STATUSES,
     OPEN_STATUSES,
@@ -49,9 +57,12 @@ __all__ = [
     "ALERT_STATUSES",
     "EDITABLE_STATUSES",
     "INBOX_CLAIMABLE",
+    "JOB_KINDS",
+    "MAX_JOB_PROBLEMS",
     "OPEN_STATUSES",
     "ORDER_STATUSES",
     "OUTBOX_CLAIMABLE",
+    "PENDING_JOB_STATUSES",
     "RESERVING_STATUSES",
     "ROLES",
     "TRANSITIONS",
@@ -71,6 +82,9 @@ __all__ = [
     "IntegrationSettings",
     "IntegrationStatus",
     "InventoryPushState",
+    "Job",
+    "JobKind",
+    "JobStatus",
     "LocationMapping",
     "MovementKind",
     "OpenUnits",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from attrs import define, field, frozen
@@ -282,6 +282,17 @@ class PushReport:
     errors: list[str] = field(factory=list)
     unfinished: set[str] = field(factory=set)  # products to push again (the store kept changing)
 
+    levels_read: int = 0  # store levels read by a full sync
+
+    def counts(self) -> dict[str, int]:
+        """The counts a reader of a running push sees."""
+        return {
+            "levels_read": self.levels_read,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+        }
+
     def as_dict(self) -> dict[str, object]:
         return {
             "updated": self.updated,
@@ -357,9 +368,17 @@ def push_changes(sc: StoreContext, integration_id: str, *, key_seed: str) -> Pus
     return report
 
 
-def _push(sc: StoreContext, plan: Plan, *, key_seed: str) -> PushReport:
-    """Send every synced slot whose target differs from what the store was last told."""
-    report = PushReport()
+def _push(
+    sc: StoreContext,
+    plan: Plan,
+    *,
+    key_seed: str,
+    report: PushReport | None = None,
+    progress: Callable[[Mapping[str, int]], None] | None = None,
+) -> PushReport:
+    """Send every synced slot whose target differs from what the store was last told (into
+    ``report`` if given; ``progress`` hears its counts after each batch)."""
+    report = report or PushReport()
     wanted: dict[Key, int] = {}
     for key, target in sorted(plan.targets.items()):
         state = plan.states.get(key)
@@ -370,8 +389,12 @@ def _push(sc: StoreContext, plan: Plan, *, key_seed: str) -> PushReport:
             report.unchanged += 1
         else:
             wanted[key] = target
+    if progress is not None:
+        progress(report.counts())
     if wanted:
-        _Push(sc, plan, report, session_for(sc, plan.integration.id)).run(wanted, key_seed)
+        push = _Push(sc, plan, report, session_for(sc, plan.integration.id))
+        push.progress = progress
+        push.run(wanted, key_seed)
     return report
 
 
@@ -386,6 +409,7 @@ class _Push:
         self.report = report
         self.session = session
         self.store = sc.platform(plan.integration.platform)
+        self.progress: Callable[[Mapping[str, int]], None] | None = None
         # the compare-and-set value per slot: what the store was last told or seen to have
         self.known: dict[Key, int | None] = {
             k: s.quantity for k, s in plan.states.items() if s.quantity is not None
@@ -461,6 +485,8 @@ class _Push:
                 refused=statuses["rejected"],
             )
             retry |= self.recorded(chunk, result)
+            if self.progress is not None:
+                self.progress(self.report.counts())
         return retry
 
     def recorded(self, chunk: Sequence[Key], result: InventoryResult) -> set[Key]:
@@ -583,10 +609,17 @@ def _alert_problem(uow: UnitOfWork, ctx: Context, plan: Plan, key: Key, message:
 # --- drift repair and the full sync --------------------------------------------------------
 
 
-def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
+def sync(
+    sc: StoreContext,
+    integration_id: str,
+    *,
+    key_seed: str,
+    progress: Callable[[Mapping[str, int]], None] | None = None,
+) -> PushReport:
     """Read every level of the synced locations from the store (a bulk export for a large
     catalogue), record what the store really has and any lasting problem (variant deleted,
-    item not stocked, location gone), then push every synced slot that differs."""
+    item not stocked, location gone), then push every synced slot that differs. ``progress``
+    hears the counts as they move (``PushReport.counts``)."""
     ctx = sc.ctx
     started = ctx.clock.now()
     with ctx.uow() as uow:
@@ -615,18 +648,14 @@ def sync(sc: StoreContext, integration_id: str, *, key_seed: str) -> PushReport:
             store = sc.platform(integration.platform)
             report.calls += 1
             snapshot = store.inventory_snapshot(session, locations, expected_items=expected)
+            report.levels_read = len(snapshot.levels)
+            if progress is not None:
+                progress(report.counts())
             _apply_snapshot(sc, plan, synced, snapshot)
         with ctx.uow() as uow:
             uow.snapshot()
             fresh = _plan(uow, integration, None)
-        pushed = _push(sc, fresh, key_seed=key_seed)
-        report.calls += pushed.calls
-        report.updated, report.unchanged, report.failed = (
-            pushed.updated,
-            pushed.unchanged,
-            pushed.failed,
-        )
-        report.errors.extend(pushed.errors)
+        _push(sc, fresh, key_seed=key_seed, report=report, progress=progress)
     except PlatformError as exc:
         report.errors.append(exc.message)
         _finish(sc, run, report)
@@ -723,19 +752,45 @@ def _busy(sc: StoreContext, command: OutboxCommand) -> bool:
     lease ran out (its worker died) does not count."""
     now = sc.ctx.clock.now()
     with sc.ctx.uow() as uow:
-        running = every(
-            lambda limit, offset: uow.outbox.list(
-                integration_id=command.integration_id,
-                status="processing",
-                limit=limit,
-                offset=offset,
+        running = list(  # read inside the unit of work (``every`` reads as it is iterated)
+            every(
+                lambda limit, offset: uow.outbox.list(
+                    integration_id=command.integration_id,
+                    status="processing",
+                    limit=limit,
+                    offset=offset,
+                )
             )
         )
+        job = uow.jobs.pending(command.integration_id or "", "inventory_push")
+    if job is not None and job.status == "running" and _live(job.locked_until, now):
+        return True  # "push inventory now" is running
     return any(
         c.id != command.id
         and c.kind in (PUSH_COMMAND, SYNC_COMMAND)
-        and (c.id < command.id or (c.locked_until is not None and c.locked_until > now))
+        and (c.id < command.id or _live(c.locked_until, now))
         for c in running
+    )
+
+
+def _live(locked_until: datetime | None, now: datetime) -> bool:
+    return locked_until is not None and locked_until > now
+
+
+def push_running(sc: StoreContext, integration_id: str) -> bool:
+    """Is an inventory command of this store running (under a lease that has not run out)?
+    A "push inventory now" job waits for it, as commands wait for each other."""
+    now = sc.ctx.clock.now()
+    with sc.ctx.uow() as uow:
+        running = list(
+            every(
+                lambda limit, offset: uow.outbox.list(
+                    integration_id=integration_id, status="processing", limit=limit, offset=offset
+                )
+            )
+        )
+    return any(
+        c.kind in (PUSH_COMMAND, SYNC_COMMAND) and _live(c.locked_until, now) for c in running
     )
 
 

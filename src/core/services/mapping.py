@@ -5,6 +5,8 @@ the orders held only because their lines were unmapped (``orders.release_resolva
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from attrs import frozen
 
 from core.errors import NotFound
@@ -30,8 +32,11 @@ class AutoMapResult:
     skipped: int
 
 
-def refresh_catalog(sc: StoreContext, integration_id: str) -> int:
-    """Load every store variant (paged) into the catalog table; forget vanished ones."""
+def refresh_catalog(
+    sc: StoreContext, integration_id: str, *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Load every store variant (paged) into the catalog table; forget vanished ones.
+    ``progress`` is given the number of variants read so far after each page."""
 
     with sc.ctx.uow() as uow:
         integration = uow.integrations.peek(integration_id)
@@ -74,6 +79,8 @@ def refresh_catalog(sc: StoreContext, integration_id: str) -> int:
                     uow.mappings.update(existing)
             uow.commit()
         seen.extend(r.external_variant_id for r in rows)
+        if progress is not None:
+            progress(len(seen))
         cursor = page.next_cursor
         if cursor is None:
             break

@@ -19,7 +19,7 @@ before shipping cancels and releases the stock; after shipping it raises an aler
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -639,6 +639,7 @@ def apply_state(
 
 @define
 class ReconcileReport:
+    read: int = 0  # orders read from the store
     imported: int = 0
     updated: int = 0
     skipped: int = 0
@@ -661,6 +662,10 @@ class ReconcileReport:
             "failed": len(self.failed),
         }
 
+    def progress(self) -> dict[str, int]:
+        """The counts a reader of a running sync sees."""
+        return {"read": self.read, **self.as_dict(), "errors": len(self.errors)}
+
 
 def _passing(exc: Exception) -> bool:
     """Is ``exc`` a failure of the store or the database rather than of this one order (down,
@@ -674,15 +679,23 @@ def _message(order_id: str, exc: Exception) -> str:
     return storable_text(f"order {order_id}: {getattr(exc, 'message', exc)}")
 
 
-def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) -> ReconcileReport:
+def reconcile(
+    sc: StoreContext,
+    integration_id: str,
+    *,
+    manual: bool = False,
+    progress: Callable[[Mapping[str, int]], None] | None = None,
+) -> ReconcileReport:
     """Feed every order updated since the watermark (minus an overlap) through the same
     import as webhooks; with ``manual``, also import what was skipped while automatic import
-    was off.
+    was off. ``progress`` is given the counts so far after each order.
 
     An order that fails for a reason of its own (a payload or a value that cannot be used, a
     refusal, a bug) is kept as a failed inbox event, listed with the store's events and
     retried by the worker (then ``dead`` with an alert), so it never holds up the others. The
-    watermark moves to the start of this run unless the store or the database failed."""
+    watermark moves to the start of this run unless the store or the database failed. A run
+    the store stops altogether (a page that cannot be read) is finished with the error, which
+    is raised."""
     ctx = sc.ctx
     started = ctx.clock.now()
     report = ReconcileReport()
@@ -696,23 +709,12 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
     if integration is None or not integration.is_connected:
         _finish(sc, run, report, "the integration is not connected")
         return report
-    since = (
-        integration.orders_synced_at - RECONCILE_OVERLAP
-        if integration.orders_synced_at is not None
-        else started - RECONCILE_FIRST_WINDOW
-    )
-    store = sc.platform(integration.platform)
-    session = session_for(sc, integration_id)
-    cursor: str | None = None
-    while True:
-        page = store.orders_updated_since(session, since, cursor)
-        for order in page.orders:
-            _reconcile_one(sc, integration, order, session, report, manual=manual)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    if manual:
-        _import_skipped(sc, integration, report)
+    try:
+        _reconcile_all(sc, integration, started, report, manual=manual, progress=progress)
+    except Exception as exc:
+        reason = getattr(exc, "message", None) or type(exc).__name__
+        _finish(sc, run, report, storable_text(f"the sync stopped: {reason}")[:1000])
+        raise
     with ctx.uow() as uow:
         locked = uow.integrations.get(integration_id)
         if locked is not None and not report.errors:
@@ -722,6 +724,39 @@ def reconcile(sc: StoreContext, integration_id: str, *, manual: bool = False) ->
     problems = [*report.errors, *report.failed]
     _finish(sc, run, report, "; ".join(problems)[:1000] or None)
     return report
+
+
+def _reconcile_all(
+    sc: StoreContext,
+    integration: Integration,
+    started: datetime,
+    report: ReconcileReport,
+    *,
+    manual: bool,
+    progress: Callable[[Mapping[str, int]], None] | None,
+) -> None:
+    since = (
+        integration.orders_synced_at - RECONCILE_OVERLAP
+        if integration.orders_synced_at is not None
+        else started - RECONCILE_FIRST_WINDOW
+    )
+    store = sc.platform(integration.platform)
+    session = session_for(sc, integration.id)
+    cursor: str | None = None
+    while True:
+        page = store.orders_updated_since(session, since, cursor)
+        for order in page.orders:
+            report.read += 1
+            _reconcile_one(sc, integration, order, session, report, manual=manual)
+            if progress is not None:
+                progress(report.progress())
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    if manual:
+        _import_skipped(sc, integration, report)
+        if progress is not None:
+            progress(report.progress())
 
 
 def _reconcile_one(

@@ -21,6 +21,16 @@ is left to its new owner.
 Every item is worked inside a log context naming it (``event_id`` or ``command_id``), so each
 line logged meanwhile, here or in an adapter, says which item it was about; its outcome and
 duration go to ``ctx.metrics`` and one log line.
+
+Jobs (``core.model.Job``: long work someone asked for) are claimed one per round, after the
+queue items, and run by the runner registered for their kind outside any transaction. The
+runner reports progress through a ``JobProgress``, which writes it in a short transaction of
+its own (at most every half second) and renews the job's lease; if another worker has taken
+the job meanwhile (this one stalled past its lease), the write raises ``JobLost`` and the run
+stops. The outcome is recorded in one short transaction: ``done`` with its counts, or
+``failed`` with the error. A job is not retried on an error (whoever asked sees it and may ask
+again); one whose worker died is claimed again once its lease ran out, and fails once that has
+happened ``max_attempts`` times. A runner raises ``Postpone`` when what it needs is busy.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from attrs import define, field, frozen
@@ -43,7 +53,7 @@ from core.errors import (
     StorelinkError,
     StoreOrderConflict,
 )
-from core.model import InboxEvent, OutboxCommand
+from core.model import InboxEvent, Job, OutboxCommand
 from core.observability import log_context
 from core.ports import UnitOfWork
 from core.services._context import Context, raise_alert, resolve_alerts
@@ -96,11 +106,44 @@ def record(result: dict[str, Any]) -> OutboxApply:
 
 
 @frozen
+class JobOutcome:
+    """What a job runner did: its final counts, and the items that failed along the way."""
+
+    progress: dict[str, int]
+    problems: list[str] = field(factory=list)
+
+
+class Postpone(Exception):
+    """Raised by a job runner that cannot start yet (what it needs is busy)."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
+class JobLost(StorelinkError):
+    """Another worker holds the job now (this one stalled past its lease)."""
+
+    code = "job_lost"
+
+
+# How a runner reports its counts so far (the latest call wins; writes are spaced out).
+Progress = Callable[[Mapping[str, int]], None]
+JobRunner = Callable[[Job, Progress], JobOutcome]
+
+
+def no_progress(_counts: Mapping[str, int]) -> None:
+    """A ``Progress`` that keeps nothing (the CLI, tests)."""
+
+
+@frozen
 class Handlers:
-    """Inbox handlers by topic, outbox handlers by command kind."""
+    """Inbox handlers by topic, outbox handlers by command kind, job runners by job kind."""
 
     inbox: Mapping[str, InboxHandler] = field(factory=dict)
     outbox: Mapping[str, OutboxHandler] = field(factory=dict)
+    jobs: Mapping[str, JobRunner] = field(factory=dict)
 
 
 @frozen
@@ -201,6 +244,10 @@ class Worker:
         items: list[QueueItem] = [*events, *commands]
         for item in items:
             self._count(report, self._observed(item))
+        if self.handlers.jobs:
+            outcome = self._next_job()
+            if outcome is not None:
+                self._count(report, outcome)
         return report
 
     def drain(self, max_rounds: int = 1000) -> WorkReport:
@@ -338,6 +385,134 @@ class Worker:
             self._save(uow, current)
             uow.commit()
             return outcome
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def _next_job(self) -> Outcome | None:
+        """Claim one due job and run it; None when none is due. Its outcome is reported as
+        ``processed`` (done), ``dead`` (failed), ``retried`` (postponed) or ``lost``."""
+        with self.ctx.uow() as uow:
+            claimed = uow.jobs.claim_due(
+                self.ctx.clock.now(),
+                limit=1,
+                lease_seconds=self.lease_seconds,
+                worker_id=self.worker_id,
+            )
+            uow.commit()
+        if not claimed:
+            return None
+        job = claimed[0]
+        fields = {"job_id": job.id, "kind": job.kind, "integration_id": job.integration_id}
+        with log_context(**fields, attempt=str(job.attempts)):
+            started = time.perf_counter()
+            try:
+                outcome = self._run_job(job)
+            finally:
+                error = self._errors.pop(job.id, None)
+            seconds = time.perf_counter() - started
+            reported = "failed" if outcome == "dead" else _REPORTED[outcome]
+            kind = job.kind if job.kind in self.handlers.jobs else "unknown"
+            self.ctx.metrics.work_finished("jobs", kind, reported, seconds)
+            log.log(
+                logging.WARNING if error else logging.INFO,
+                "job %s %s in %.3fs%s",
+                kind,
+                reported,
+                seconds,
+                f": {error}" if error else "",
+            )
+        return outcome
+
+    def _run_job(self, job: Job) -> Outcome:
+        if job.attempts > job.max_attempts:  # its workers kept dying: a bug, or too big
+            error = f"the worker running it stopped {job.attempts - 1} times"
+            self._errors[job.id] = error
+            return self._end_job(job, lambda _uow, j, now: j.fail(error, now), "dead")
+        runner = self.handlers.jobs.get(job.kind)
+        progress = JobProgress(self.ctx, job.id, self.worker_id, self.lease_seconds)
+        try:
+            if runner is None:
+                raise NotFound(f"no runner for job {job.kind!r}", code="no_handler")
+            result = runner(job, progress)
+        except JobLost:
+            return "lost"
+        except Postpone as wait:
+            self._errors[job.id] = f"postponed: {wait.reason}"
+            delay = timedelta(seconds=wait.seconds)
+            return self._end_job(job, lambda _uow, j, now: j.postpone(now + delay, now), "retried")
+        except Exception as exc:  # every failure is recorded, none escapes
+            if not isinstance(exc, StorelinkError):
+                log.exception("job runner crashed on job %s", job.id)
+            error = _describe(exc)
+            self._errors[job.id] = error
+            refused = exc if isinstance(exc, PlatformAuthError) else None
+
+            def failed(uow: UnitOfWork, current: Job, now: datetime) -> None:
+                current.fail(error, now)
+                if refused is not None:  # the store no longer takes our token
+                    _store_refused_us(uow, self.ctx, current.integration_id, refused)
+
+            return self._end_job(job, failed, "dead")
+        return self._end_job(
+            job,
+            lambda _uow, j, now: j.finish(result.progress, result.problems, now),
+            "processed",
+        )
+
+    def _end_job(
+        self, job: Job, change: Callable[[UnitOfWork, Job, datetime], None], outcome: Outcome
+    ) -> Outcome:
+        """Record the outcome, if this worker still holds the job."""
+        with self.ctx.uow() as uow:
+            current = uow.jobs.get(job.id)
+            mine = current is not None and current.locked_by == self.worker_id
+            if current is None or not mine or current.status != "running":
+                return "lost"
+            change(uow, current, self.ctx.clock.now())
+            uow.jobs.update(current)
+            uow.commit()
+        return outcome
+
+
+class JobProgress:
+    """A running job's ``Progress``: keeps the latest counts and writes them, with a fresh
+    lease, in a short transaction of its own, at most every ``interval`` seconds (the first
+    at once). Raises ``JobLost`` if the job is no longer this worker's."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        interval: float = 0.5,
+    ) -> None:
+        self.ctx = ctx
+        self.job_id = job_id
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self.interval = interval
+        self.counts: dict[str, int] = {}
+        self._written_at: float | None = None
+
+    def __call__(self, counts: Mapping[str, int]) -> None:
+        self.counts = dict(counts)
+        moment = time.monotonic()
+        if self._written_at is not None and moment - self._written_at < self.interval:
+            return
+        self._written_at = moment
+        self.write()
+
+    def write(self) -> None:
+        with self.ctx.uow() as uow:
+            job = uow.jobs.get(self.job_id)
+            if job is None or job.status != "running" or job.locked_by != self.worker_id:
+                raise JobLost(f"job {self.job_id} is no longer this worker's")
+            now = self.ctx.clock.now()
+            job.report(self.counts, now, now + timedelta(seconds=self.lease_seconds))
+            uow.jobs.update(job)
+            uow.commit()
 
 
 def record_failure(

@@ -1,6 +1,10 @@
 """Connecting stores and everything about a connected one: settings, disconnect, order and
 inventory sync, the catalog and product mappings, locations, and the webhook events kept for
-it."""
+it.
+
+Syncing orders, pushing inventory and refreshing the catalogue are jobs: the request queues
+one (or finds the one already queued or running) and answers 202 with it and its address;
+the workers run it, and ``GET .../jobs/<job_id>`` shows its progress."""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from core.errors import InvalidInput, InvalidShop, PermissionDenied, StorelinkError
-from core.model import Integration
+from core.model import JOB_KINDS, Integration, JobKind
 from core.ports import Rate
-from core.services import connect, integrations, inventory, mapping, order_import
+from core.services import connect, integrations, jobs, mapping
 from core.services.connect import ConnectFailed, PendingConnect
 from core.services.worker import retry
 from entrypoints.web import presenters
@@ -25,7 +29,7 @@ from entrypoints.web.inputs import arg, json_body, page_args, parse
 
 bp = Blueprint("integrations_api", __name__, url_prefix="/api/integrations")
 
-Json = tuple[dict[str, Any], int] | dict[str, Any]
+Json = tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int] | dict[str, Any]
 
 OAUTH_COOKIE = "storelink_oauth"
 OAUTH_MAX_AGE = 600  # seconds from consent redirect to callback
@@ -154,33 +158,54 @@ def _manageable(platform: str, integration_id: str) -> Integration:
     return found
 
 
+def _job_started(platform: str, integration_id: str, kind: JobKind) -> Json:
+    """Queue the job (or find the one pending): 202 with it and where to read its progress."""
+    found = _manageable(platform, integration_id)
+    job, _created = jobs.request(services().store, actor(), found.id, kind)
+    return {"job": presenters.job(job)}, 202, {"Location": _job_url(job.integration_id, job.id)}
+
+
+def _job_url(integration_id: str, job_id: str) -> str:
+    return f"/api/integrations/{integration_id}/jobs/{job_id}"
+
+
 @bp.post("/<platform>/<integration_id>/sync-orders")
 def sync_orders(platform: str, integration_id: str) -> Json:
-    _manageable(platform, integration_id)
-    report = order_import.reconcile(services().store, integration_id, manual=True)
-    body: dict[str, Any] = report.as_dict()
-    if report.errors or report.failed:
-        body["errors"] = [*report.errors, *report.failed][:50]
-    return body
+    """Reconcile the store's orders (and import those skipped while automatic import was
+    off), as a job."""
+    return _job_started(platform, integration_id, "order_sync")
 
 
 @bp.post("/<platform>/<integration_id>/sync-inventory")
 def sync_inventory(platform: str, integration_id: str) -> Json:
-    """A full inventory sync now: read the store's levels, repair drift, push what differs."""
-    found = _manageable(platform, integration_id)
-    if not found.is_connected:
-        raise ApiError(
-            409,
-            "integration_not_connected",
-            f"{found.shop_domain} is not connected; reconnect it first",
-        )
-    report = inventory.sync_now(services().store, actor(), integration_id)
-    return {
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "failed": report.failed,
-        "errors": report.errors[:50],
-    }
+    """A full inventory sync as a job: read the store's levels, repair drift, push what
+    differs."""
+    return _job_started(platform, integration_id, "inventory_push")
+
+
+@bp.get("/<integration_id>/jobs")
+def list_jobs(integration_id: str) -> Json:
+    """The store's latest jobs, newest first (``?kind=``, ``?limit=`` up to 100)."""
+    kind = arg("kind")
+    if kind is not None and kind not in JOB_KINDS:
+        raise ApiError(400, "invalid_query", f"kind must be one of {', '.join(JOB_KINDS)}")
+    raw = arg("limit") or "20"
+    if not raw.isdigit() or not 1 <= int(raw) <= jobs.MAX_LISTED:
+        raise ApiError(400, "invalid_query", f"limit must be 1 to {jobs.MAX_LISTED}")
+    limit = int(raw)
+    found = jobs.list_jobs(
+        services().store,
+        actor(),
+        integration_id,
+        kind=kind,
+        limit=limit,
+    )
+    return {"jobs": [presenters.job(j) for j in found]}
+
+
+@bp.get("/<integration_id>/jobs/<job_id>")
+def get_job(integration_id: str, job_id: str) -> Json:
+    return {"job": presenters.job(jobs.get_job(services().store, actor(), integration_id, job_id))}
 
 
 # --- catalog and mappings --------------------------------------------------------------------
@@ -224,18 +249,8 @@ def products(platform: str, integration_id: str) -> Json:
 
 @bp.post("/<platform>/<integration_id>/products/refresh")
 def refresh_products(platform: str, integration_id: str) -> Json:
-    found = _manageable(platform, integration_id)
-    with ctx().uow() as uow:
-        queued = connect.enqueue(
-            uow,
-            ctx(),
-            found,
-            connect.CATALOG_COMMAND,
-            key=f"{connect.CATALOG_COMMAND}:{integration_id}:{ctx().clock.now().isoformat()}",
-            payload={"auto_map": True},
-        )
-        uow.commit()
-    return {"queued": queued}, 202
+    """Reload the store's catalogue and auto-map what it can, as a job."""
+    return _job_started(platform, integration_id, "catalogue_refresh")
 
 
 @bp.post("/<platform>/<integration_id>/mappings")

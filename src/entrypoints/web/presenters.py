@@ -14,6 +14,7 @@ from core.model import (
     InboxEvent,
     Integration,
     InventoryPushState,
+    Job,
     LocationMapping,
     OutboundOrder,
     Product,
@@ -136,6 +137,26 @@ def location(m: LocationMapping) -> dict[str, Any]:
 
 def mapping(m: ProductMapping) -> dict[str, Any]:
     return _plain(m)
+
+
+def job(j: Job) -> dict[str, Any]:
+    """A job as its progress is read: ``progress`` holds the counts so far (their names
+    depend on the kind), ``problems`` the items that failed while the job carried on."""
+    return {
+        "id": j.id,
+        "kind": j.kind,
+        "integration_id": j.integration_id,
+        "requested_by": j.requested_by,
+        "status": j.status,
+        "progress": dict(j.progress),
+        "problems": list(j.problems),
+        "error": j.error,
+        "attempts": j.attempts,
+        "created_at": ts(j.created_at),
+        "started_at": ts(j.started_at),
+        "updated_at": ts(j.updated_at),
+        "finished_at": ts(j.finished_at),
+    }
 
 
 def inbox_event(e: InboxEvent) -> dict[str, Any]:

@@ -296,6 +296,18 @@ def _sync_path(integration_id: str, platform: str = "shopify") -> str:
     return f"/api/integrations/{platform}/{integration_id}/sync-inventory"
 
 
+def _work(services: Services) -> None:
+    """The workers run what was queued (the push is a job)."""
+    Worker(services.ctx, services.handlers, worker_id="test-worker").drain()
+
+
+def _job(web: FlaskClient, headers: dict[str, str], location: str) -> dict[str, object]:
+    answer = web.get(location, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    job: dict[str, object] = answer.get_json()["job"]
+    return job
+
+
 def test_pushing_inventory_is_for_the_stores_managers_and_another_clients_store_is_404(
     services: Services, web: FlaskClient, people: People
 ) -> None:
@@ -315,8 +327,14 @@ def test_pushing_inventory_is_for_the_stores_managers_and_another_clients_store_
         == 404
     )
     assert _runs(services, store.id) == []
-    assert web.post(path, headers=people.auth("staff@3pl")).status_code == 200
-    assert web.post(path, headers=people.auth("owner@acme")).status_code == 200
+    first = web.post(path, headers=people.auth("staff@3pl"))
+    again = web.post(path, headers=people.auth("owner@acme"))
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.get_json()["job"]["id"] == first.get_json()["job"]["id"]  # still pending
+    _work(services)
+    assert len(_runs(services, store.id)) == 1
+    assert web.post(path, headers=people.auth("owner@acme")).status_code == 202
+    _work(services)
     assert len(_runs(services, store.id)) == 2
 
 
@@ -337,9 +355,15 @@ def test_a_session_caller_needs_the_csrf_token_to_push_inventory(
         refused = browser.post(_sync_path(store.id), headers=headers)
         assert (refused.status_code, refused.get_json()["error"]) == (403, "csrf_failed")
     assert _runs(services, store.id) == []
-    done = browser.post(_sync_path(store.id), headers={"X-CSRF-Token": csrf})
-    assert done.status_code == 200
-    assert done.get_json() == {"updated": 0, "unchanged": 0, "failed": 0, "errors": []}
+    queued = browser.post(_sync_path(store.id), headers={"X-CSRF-Token": csrf})
+    assert queued.status_code == 202
+    assert queued.get_json()["job"]["status"] == "queued"
+    _work(services)
+    job = _job(browser, {}, queued.headers["Location"])
+    assert (job["status"], job["progress"]) == (
+        "done",
+        {"levels_read": 0, "updated": 0, "unchanged": 0, "failed": 0},
+    )
 
 
 def test_a_push_is_recorded_and_shown_by_the_integration_and_the_health_api(
@@ -350,7 +374,9 @@ def test_a_push_is_recorded_and_shown_by_the_integration_and_the_health_api(
     before = web.get(f"/api/integrations/{store.id}", headers=owner).get_json()
     assert before["inventory_synced_at"] is None
     pushed = web.post(_sync_path(store.id), headers=owner)
-    assert pushed.get_json() == {"updated": 0, "unchanged": 0, "failed": 0, "errors": []}
+    assert pushed.status_code == 202
+    _work(services)
+    assert _job(web, owner, pushed.headers["Location"])["status"] == "done"
     when = services.ctx.clock.now().isoformat()
     after = web.get(f"/api/integrations/{store.id}", headers=owner).get_json()
     assert after["inventory_synced_at"] == when
@@ -370,18 +396,21 @@ def test_pushing_a_disconnected_store_is_409_and_records_nothing(
     assert _runs(services, store.id) == []
 
 
-def test_a_store_that_refuses_our_access_answers_as_a_store_error_and_the_run_keeps_it(
+def test_a_store_that_refuses_our_access_fails_the_job_with_a_store_error_and_the_run_keeps_it(
     services: Services, web: FlaskClient, people: People
 ) -> None:
     expired = Credentials("shpat_x", expires_at=datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
     store = _store(services, people.acme.id, "acme.myshopify.com", credentials=expired)
     _synced_variant(services, store)
-    response = web.post(_sync_path(store.id), headers=people.auth("owner@acme"))
-    assert response.status_code == 502
-    body = response.get_json()
-    assert body["error"] == "platform_auth_error"
-    assert "access token expired" in body["message"]
-    assert "Traceback" not in response.get_data(as_text=True)
+    owner = people.auth("owner@acme")
+    response = web.post(_sync_path(store.id), headers=owner)
+    assert response.status_code == 202
+    _work(services)
+    job = _job(web, owner, response.headers["Location"])
+    assert job["status"] == "failed"
+    assert str(job["error"]).startswith("platform_auth_error: ")
+    assert "access token expired" in str(job["error"])
+    assert "Traceback" not in str(job["error"])
     (run,) = _runs(services, store.id)
     assert run.error is not None
     assert "access token expired" in run.error

@@ -37,6 +37,7 @@ from core.services import SYSTEM, mapping, orders
 from core.services import stock as stock_services
 from core.services.integrations import seal, session_for
 from core.services.orders import NewItem
+from core.services.worker import Worker
 from core.store import Credentials
 from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.settings import Settings
@@ -1186,8 +1187,10 @@ def test_an_owner_pushes_inventory_now_and_the_store_shows_what_the_warehouse_ca
     path = f"/api/integrations/shopify/{integration.id}/sync-inventory"
 
     first = api.post(path, headers=owner)
-    assert first.status_code == 200, first.get_data(as_text=True)
-    assert (first.get_json()["updated"], first.get_json()["failed"]) == (1, 1)
+    assert first.status_code == 202, first.get_data(as_text=True)
+    Worker(store_services.ctx, store_services.handlers, worker_id="test").drain()
+    job = api.get(first.headers["Location"], headers=owner).get_json()["job"]
+    assert (job["status"], job["progress"]["updated"], job["progress"]["failed"]) == ("done", 1, 1)
     assert control.inventory_level(SHOP, location_id=front, sku="TEE-RED")["on_hand"] == 7
 
     browser, csrf = _sign_in(app, "owner@acme.test")
