@@ -278,7 +278,7 @@ def _signed_in(user: User, account: str, device: str | None) -> Response:
 def _login_page(error: str | None, status: int = 200, *, email: str = "") -> Response:
     """The sign-in form, with an inline error (and the e-mail typed) after a failure."""
     wanted = request.args.get("next")
-    response = Response(
+    return Response(
         render_template(
             "login.html",
             error=error,
@@ -288,7 +288,6 @@ def _login_page(error: str | None, status: int = 200, *, email: str = "") -> Res
         status=status,
         mimetype="text/html",
     )
-    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
