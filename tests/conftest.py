@@ -45,7 +45,7 @@ def pg_database() -> Iterator[tests.pg.ScratchDatabase]:
     yield from tests.pg.session_database()
 
 
-_SUITES = ("unit", "contract", "e2e")
+_SUITES = ("unit", "contract", "e2e", "browser")
 _BACKENDS = ("memory", "postgres", "redis")
 
 

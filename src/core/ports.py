@@ -233,6 +233,12 @@ class StorePlatform(Protocol):
 
     def authorization_url(self, shop: str, *, state: str, redirect_uri: str) -> str: ...
 
+    def shop_exists(self, shop: str) -> bool | None:
+        """Whether the store platform knows this (normalized) shop: ``False`` only when it
+        says so for certain, ``None`` when it could not be asked. Needs no credentials and
+        changes nothing (the portal asks before sending a merchant to a consent page)."""
+        ...
+
     def verify_callback(self, params: Mapping[str, str | Sequence[str]], now: datetime) -> str:
         """Check a callback's signature, timestamp and shop; return the shop.
 

@@ -269,6 +269,17 @@ class ShopifyPlatform:
         )
         return f"{self.shop_url(shop)}/admin/oauth/authorize?{query}"
 
+    def shop_exists(self, shop: str) -> bool | None:
+        """Shopify answers 404 ("this store is unavailable") for a shop it does not have.
+        The authorization page is asked without a client id, so nothing is approved."""
+        try:
+            answer = self._client.get(
+                f"{self.shop_url(shop)}/admin/oauth/authorize", follow_redirects=False
+            )
+        except httpx.HTTPError:
+            return None
+        return answer.status_code != httpx.codes.NOT_FOUND
+
     def verify_callback(self, params: Mapping[str, str | Sequence[str]], now: datetime) -> str:
         return verify_callback_params(
             params,

@@ -96,6 +96,12 @@ def begin(
     return url, PendingConnect(nonce, target, actor.id, normalized, platform)
 
 
+def shop_unknown(sc: StoreContext, platform: str, shop: str) -> bool:
+    """True when the store platform says for certain that it has no such shop (a normalized
+    name); a store that cannot be asked is given the benefit of the doubt."""
+    return sc.platform(platform).shop_exists(shop) is False
+
+
 def complete(
     sc: StoreContext,
     pending: PendingConnect | None,
@@ -309,6 +315,7 @@ def setup(sc: StoreContext, integration_id: str) -> dict[str, int]:
             queue_sync(uow, sc.ctx, integration_id, why="connected")
             uow.commit()
     return {
+        "webhooks": webhooks["created"] + webhooks["kept"],
         "webhooks_created": webhooks["created"],
         "locations": locations,
         "variants": catalog,

@@ -27,6 +27,8 @@ REFRESH_MARGIN = timedelta(minutes=5)
 PLATFORM_CODES: Mapping[str, str] = {"shopify": "SH"}  # order numbers start with these
 MAX_PREFIX_NAME = 24
 MAX_BUFFER = 100_000
+MIN_INTERVAL_MINUTES = 5  # of the automatic inventory sync
+MAX_INTERVAL_MINUTES = 24 * 60
 
 
 @frozen
@@ -225,8 +227,13 @@ def update_settings(
                 kind = "true or false" if isinstance(default, bool) else "a whole number"
                 raise InvalidInput(f"{name} must be {kind}")
             setattr(settings, name, value)
-        if not 5 <= settings.sync_inventory_interval_minutes <= 24 * 60:
-            raise InvalidInput("sync_inventory_interval_minutes must be 5 to 1440")
+        if not (
+            MIN_INTERVAL_MINUTES <= settings.sync_inventory_interval_minutes <= MAX_INTERVAL_MINUTES
+        ):
+            raise InvalidInput(
+                "sync_inventory_interval_minutes must be "
+                f"{MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES}"
+            )
         if not 0 <= settings.inventory_buffer <= MAX_BUFFER:
             raise InvalidInput(f"inventory_buffer must be 0 to {MAX_BUFFER}")
         integration.updated_at = ctx.clock.now()

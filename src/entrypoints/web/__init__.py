@@ -27,6 +27,7 @@ from entrypoints.web import (
     metrics,
     portal,
     request_log,
+    security_headers,
     webhooks,
 )
 from entrypoints.web.strict_json import StrictJSONProvider
@@ -52,6 +53,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.extensions["storelink"] = services
     request_log.register(app)  # first: every later hook's log lines carry the request id
     errors.register(app)
+    security_headers.register(app)
     auth.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api_warehouse.bp)

@@ -66,6 +66,12 @@ def auth(platform: str) -> Response:
         )
     except InvalidShop as exc:
         raise ApiError(400, "invalid_shop", exc.message) from None
+    return consent_redirect(url, pending)
+
+
+def consent_redirect(url: str, pending: PendingConnect) -> Response:
+    """To the store's consent page, with what to check at the callback in a signed cookie
+    (also how the portal's "Connect" form leaves)."""
     response = redirect(url)
     response.set_cookie(
         OAUTH_COOKIE,
@@ -74,7 +80,7 @@ def auth(platform: str) -> Response:
         httponly=True,
         samesite="Lax",
         secure=services().settings.is_https,
-        path=f"/api/integrations/{platform}/callback",
+        path=f"/api/integrations/{pending.platform}/callback",
     )
     return response
 

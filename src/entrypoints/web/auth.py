@@ -186,13 +186,20 @@ def login_required(view: Callable[P, R]) -> Callable[P, R]:
     return wrapped
 
 
+DEFAULT_PAGE = "/portal/orders"
+MAX_NEXT = 2000
+
+
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths: no open redirect."""
-    if not target:
-        return "/portal/orders"
+    """Only same-site relative paths: no open redirect, and nothing that could split a header
+    (control characters) or that a browser reads as another host (``//x``, ``/\\x``)."""
+    if not target or len(target) > MAX_NEXT:
+        return DEFAULT_PAGE
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\\" for ch in target):
+        return DEFAULT_PAGE
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/portal/orders"
+        return DEFAULT_PAGE
     return target
 
 
@@ -268,31 +275,55 @@ def _signed_in(user: User, account: str, device: str | None) -> Response:
     return response
 
 
+def _login_page(error: str | None, status: int = 200, *, email: str = "") -> Response:
+    """The sign-in form, with an inline error (and the e-mail typed) after a failure."""
+    wanted = request.args.get("next")
+    return Response(
+        render_template(
+            "login.html",
+            error=error,
+            email=email,
+            next_page=_safe_next(wanted) if wanted else None,
+        ),
+        status=status,
+        mimetype="text/html",
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
-    error = None
-    if request.method == "POST":
-        if not _csrf_ok(request.form.get("csrf_token")):
-            raise ApiError(403, "csrf_failed", "the form expired; reload the page")
+def login() -> Response:
+    if request.method == "GET":
+        if g.get("user") is not None:  # already signed in: straight on
+            return redirect(_safe_next(request.args.get("next")))  # type: ignore[return-value]
+        return _login_page(None)
+    email = request.form.get("email", "")[:254]
+    if not _csrf_ok(request.form.get("csrf_token")):
+        return _login_page("The form expired. Please sign in again.", 403, email=email)
+    try:
         throttle("login", LOGIN_ATTEMPTS)
-        email = request.form.get("email", "")[:254]
         account = _account(email)
         device = _device_for(account)
         name, rate, key = _failure_budget(account, device)
         refuse_if_throttled(name, rate, key=key)
-        try:
-            user = tenancy.authenticate(
-                ctx(),
-                services().passwords,
-                email=email,
-                password=request.form.get("password", "")[:1024],
-            )
-        except AuthenticationFailed as exc:
-            spend(name, rate, key=key)
-            error = exc.message
-        else:
-            return _signed_in(user, account, device)
-    return render_template("login.html", error=error)
+    except RateLimited as exc:
+        response = _login_page(
+            "Too many sign-in attempts. Please wait a few minutes and try again.",
+            429,
+            email=email,
+        )
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
+    try:
+        user = tenancy.authenticate(
+            ctx(),
+            services().passwords,
+            email=email,
+            password=request.form.get("password", "")[:1024],
+        )
+    except AuthenticationFailed as exc:
+        spend(name, rate, key=key)
+        return _login_page(exc.message, 200, email=email)
+    return _signed_in(user, account, device)
 
 
 @bp.route("/logout", methods=["POST"])

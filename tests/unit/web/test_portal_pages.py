@@ -872,7 +872,8 @@ def test_the_integrations_page_names_each_store_by_its_shop_name_and_domain(
         uow.commit()
     browser, _ = owner
     page = browser.get(PORTAL).get_data(as_text=True)
-    assert "Acme Outdoor &amp; Co<br><small>acme.myshopify.com</small>" in page
+    assert ">Acme Outdoor &amp; Co</h2>" in page
+    assert "acme.myshopify.com · Shopify" in page
 
 
 def test_disconnecting_needs_the_confirmation_and_erases_the_tokens(
@@ -917,14 +918,20 @@ def test_pushing_inventory_now_shows_the_counts_and_when_the_store_was_last_sync
     quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=True)
     browser, token = owner
     before = _text(browser.get(PORTAL))
-    assert "quiet.myshopify.com shopify active never never" in before
+    assert (
+        "quiet.myshopify.com · Shopify · status active Orders synced never Inventory synced never"
+        in before
+    )
     response = browser.post(
         f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": quiet.id}
     )
     assert _landing(response) == (PORTAL, {"message": ["inventory_pushed"]})
     after = _text(browser.get(response.headers["Location"]))
     assert "Inventory pushed: 0 updated, 0 already right." in after
-    assert "quiet.myshopify.com shopify active never 2026-01-01 00:00" in after
+    assert (
+        "quiet.myshopify.com · Shopify · status active Orders synced never "
+        "Inventory synced 2026-01-01 00:00" in after
+    )
     assert shop.stored(quiet.id).inventory_synced_at == shop.services.ctx.clock.now()
 
 
@@ -964,7 +971,7 @@ def test_a_push_the_store_refuses_says_so_and_the_page_shows_the_syncs_error(
     page = _text(browser.get(response.headers["Location"]))
     assert "The store no longer accepts storelink's access; reconnect the store." in page
     assert (
-        "expired.myshopify.com shopify error never "
+        "expired.myshopify.com · Shopify · status error Orders synced never Inventory synced "
         "never 2026-01-01 00:00: expired.myshopify.com: access token expired" in page
     )
 

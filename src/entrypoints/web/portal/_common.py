@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from math import ceil
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
@@ -36,6 +37,30 @@ MESSAGES = {
     "invalid_state": "The connection request expired or was not started here. Please try again.",
     "token_exchange_failed": "The store did not grant access. Please try again.",
     "save_failed": "The connection could not be saved. Please try again or contact support.",
+    # connecting a store and its settings
+    "shop_required": "Type your store's name, e.g. your-store.myshopify.com.",
+    "invalid_shop": (
+        "That is not a Shopify store name. Type it as your-store or your-store.myshopify.com "
+        "(letters, digits and hyphens)."
+    ),
+    "unknown_shop": (
+        "Shopify has no store by that name. Check the spelling: it is the name in your "
+        "store's admin address (your-store.myshopify.com)."
+    ),
+    "choose_client": "Choose the client the store belongs to.",
+    "unknown_client": "That client no longer exists. Reload the page and choose another.",
+    "unknown_platform": "That store platform is not available here.",
+    "settings_saved": "The store's settings are saved.",
+    "invalid_interval": (
+        f"The inventory sync interval must be a whole number of minutes from "
+        f"{integrations.MIN_INTERVAL_MINUTES} to {integrations.MAX_INTERVAL_MINUTES}; "
+        "nothing was changed."
+    ),
+    "invalid_buffer": (
+        f"The inventory buffer must be a whole number from 0 to {integrations.MAX_BUFFER}; "
+        "nothing was changed."
+    ),
+    "invalid_settings": "Those settings could not be saved; nothing was changed.",
     # integrations
     "disconnected": "The store is disconnected. Its orders and history are kept.",
     "confirm_disconnect": "Tick the confirmation box to disconnect the store.",
@@ -83,6 +108,13 @@ MESSAGES = {
     ),
     "password_too_long": "A password may have at most 1024 characters; it is not changed.",
     "passwords_differ": "The new password and its confirmation differ; it is not changed.",
+    # any form
+    "field_too_long": (
+        "A field you sent is too long, so nothing was changed. Shorten it and try again."
+    ),
+    "missing_field": (
+        "The form was incomplete, so nothing was changed. Reload the page and try again."
+    ),
 }
 
 # Messages that carry counts: the names of their whole-number query parameters.
@@ -116,20 +148,55 @@ def _notices() -> dict[str, str | None]:
     return {"message": _text(arg("message")), "error": _text(arg("error"))}
 
 
+class FormInvalid(ApiError):
+    """A form field too long or missing. The portal answers it as post/redirect/get: back to
+    the page the form came from, which shows the message for ``code`` (never a bare 400)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(400, code, message)
+
+
 def _field(name: str, *, max_length: int = 200) -> str | None:
     value = (request.form.get(name) or "").strip()
     if not value:
         return None
     if len(value) > max_length:
-        raise ApiError(400, "invalid_input", f"{name} is too long")
+        raise FormInvalid("field_too_long", f"{name} is too long")
     return value
 
 
 def _required(name: str) -> str:
     value = _field(name)
     if value is None:
-        raise ApiError(400, "missing_field", f"the form lacks {name}; reload the page")
+        raise FormInvalid("missing_field", f"the form lacks {name}; reload the page")
     return value
+
+
+_NOTICE_PARAMS = frozenset({"message", "error", "success"}) | {
+    name for names in COUNTED.values() for name in names
+}
+
+
+def _form_page() -> str:
+    """The portal page the form was posted from (its query kept, old notices dropped), or the
+    integrations page when the browser did not say or named another site."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if (
+        len(referrer) > 2000
+        or parts.netloc != request.host
+        or not parts.path.startswith(("/portal/", "/staff/"))
+    ):
+        return PORTAL
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in _NOTICE_PARAMS]
+    return parts.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+@bp.errorhandler(FormInvalid)
+def _form_invalid(exc: FormInvalid) -> Response:
+    page = _form_page()
+    separator = "&" if "?" in page else "?"
+    return redirect(f"{page}{separator}{urlencode({'error': exc.code})}")
 
 
 def _checked(name: str) -> bool:

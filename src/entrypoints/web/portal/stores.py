@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from attrs import frozen
 from flask import redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from core.errors import Conflict, NotFound, PlatformAuthError, StorelinkError
-from core.model import Integration, Product, SyncRun, User
-from core.services import integrations, inventory, mapping, order_import
+from core.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidShop,
+    NotFound,
+    PermissionDenied,
+    PlatformAuthError,
+    StorelinkError,
+)
+from core.model import Client, Integration, Product, SyncRun, User
+from core.services import connect, integrations, inventory, mapping, order_import
 from core.services import stock as stock_services
+from core.services.connect import SETUP_COMMAND
 from core.services.mapping import VariantRow
 from entrypoints.web import presenters
-from entrypoints.web.auth import login_required
+from entrypoints.web.api_integrations import OAUTH_STARTS, consent_redirect
+from entrypoints.web.auth import login_required, throttle
 from entrypoints.web.context import actor, ctx, services
 from entrypoints.web.inputs import MAX_PER_PAGE, arg, page_args
 from entrypoints.web.portal._common import (
@@ -35,6 +46,50 @@ from entrypoints.web.portal._common import (
 
 # --- integrations ----------------------------------------------------------------------------
 
+MAX_SHOP_TYPED = 255  # longer than any shop domain: refused without asking the store
+SHOP_SHOWN_AGAIN = 100  # what the connect form shows again after an error
+MAX_WHOLE_DIGITS = 9
+
+
+@frozen
+class SetupProgress:
+    """What the latest setup job of a store did, or how far it got."""
+
+    state: Literal["running", "retrying", "done", "failed", "skipped"]
+    result: dict[str, int]
+    error: str | None
+    attempts: int
+
+
+def _setup_progress(found: list[Integration]) -> dict[str, SetupProgress]:
+    """The latest ``integration.setup`` command of each store, read in one unit of work."""
+    progress: dict[str, SetupProgress] = {}
+    with ctx().uow() as uow:
+        for integration in found:
+            latest = uow.outbox.list(integration_id=integration.id, kind=SETUP_COMMAND, limit=1)
+            if not latest:
+                continue
+            command = latest[0]
+            result = {k: v for k, v in command.result.items() if isinstance(v, int)}
+            state: Literal["running", "retrying", "done", "failed", "skipped"]
+            if command.status in ("pending", "processing"):
+                state = "running"
+            elif command.status == "failed":
+                state = "retrying"
+            elif command.status == "dead":
+                state = "failed"
+            else:
+                state = "done" if "variants" in result else "skipped"
+            progress[integration.id] = SetupProgress(state, result, command.error, command.attempts)
+    return progress
+
+
+def _client_choices(user: User) -> list[Client]:
+    if not user.is_staff:
+        return []
+    with ctx().uow() as uow:
+        return sorted(uow.clients.list(), key=lambda c: (c.name.lower(), c.id))
+
 
 @bp.get(PORTAL)
 @login_required
@@ -42,16 +97,121 @@ def integrations_page() -> str:
     user = actor()
     found = integrations.list_integrations(ctx(), user)
     success = arg("success")
+    notices = _notices()
+    # a notice about one store's form shows in that store's box
+    focus = request.args.get("integration", "")
+    focused = focus if any(i.id == focus for i in found) else None
+    shop = request.args.get("shop", "")
+    clients = _client_choices(user)
+    progress = _setup_progress(found)
     return render_template(
         "integrations.html",
         integrations=found,
         inventory_runs=_inventory_runs(found),
+        setup=progress,
+        setting_up=any(p.state in ("running", "retrying") for p in progress.values()),
         success=MESSAGES.get(success or "") if success == "shopify_connected" else None,
-        **_notices(),
+        message=None if focused else notices["message"],
+        error=None if focused else notices["error"],
+        store_message=notices["message"] if focused else None,
+        store_error=notices["error"] if focused else None,
+        focused=focused,
+        shop=shop if len(shop) <= SHOP_SHOWN_AGAIN else "",
+        clients=clients,
+        client_names={c.id: c.name for c in clients},
+        selected_client=request.args.get("client", ""),
         manageable={i.id for i in found if user.can_manage_integrations(i.client_id)},
         can_connect=user.role in ("owner", "admin") or user.is_staff,
         platforms=sorted(services().platforms),
+        min_interval=integrations.MIN_INTERVAL_MINUTES,
+        max_interval=integrations.MAX_INTERVAL_MINUTES,
+        max_buffer=integrations.MAX_BUFFER,
     )
+
+
+@bp.post(f"{PORTAL}/connect")
+@login_required
+def connect_store() -> Response:
+    """The "Connect" (and "Reconnect") form: checks the shop and the client here, so a
+    mistake shows on the page, then leaves for the store's consent page."""
+    user = actor()
+    platform = _field("platform") or "shopify"
+    raw_shop = (request.form.get("shop") or "").strip()
+    client_id = _field("client_id") if user.is_staff else None
+    again = {
+        "shop": raw_shop if len(raw_shop) <= SHOP_SHOWN_AGAIN else None,
+        "client": client_id,
+    }
+    if platform not in services().platforms:
+        return _back("portal.integrations_page", error="unknown_platform", **again)
+    if not raw_shop:
+        return _back("portal.integrations_page", error="shop_required", **again)
+    if len(raw_shop) > MAX_SHOP_TYPED:
+        return _back("portal.integrations_page", error="invalid_shop", **again)
+    if user.is_staff and client_id is None:
+        return _back("portal.integrations_page", error="choose_client", **again)
+    throttle("oauth-start", OAUTH_STARTS)
+    try:
+        url, pending = connect.begin(
+            services().store,
+            user,
+            platform=platform,
+            client_id=client_id,
+            shop=raw_shop,
+            redirect_uri=f"{services().settings.app_url}/api/integrations/{platform}/callback",
+        )
+    except InvalidShop:
+        return _back("portal.integrations_page", error="invalid_shop", **again)
+    except PermissionDenied:
+        if not user.is_staff:
+            raise  # a member: the 403 page
+        return _back("portal.integrations_page", error="unknown_client", **again)
+    if connect.shop_unknown(services().store, platform, pending.shop):
+        return _back("portal.integrations_page", error="unknown_shop", **again)
+    return consent_redirect(url, pending)
+
+
+def _whole(name: str, low: int, high: int) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw.isdigit() or len(raw) > MAX_WHOLE_DIGITS:
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+@bp.post(f"{PORTAL}/settings")
+@login_required
+def save_settings() -> Response:
+    """Every setting of a store at once (unticked boxes are off); nothing half-saved."""
+    user = actor()
+    found = _managed(user, _required("integration"), shopify=False)
+    back = {"integration": found.id, "_anchor": f"store-{found.id}"}
+    interval = _whole(
+        "sync_inventory_interval_minutes",
+        integrations.MIN_INTERVAL_MINUTES,
+        integrations.MAX_INTERVAL_MINUTES,
+    )
+    if interval is None:
+        return _back("portal.integrations_page", error="invalid_interval", **back)
+    buffer = _whole("inventory_buffer", 0, integrations.MAX_BUFFER)
+    if buffer is None:
+        return _back("portal.integrations_page", error="invalid_buffer", **back)
+    try:
+        integrations.update_settings(
+            ctx(),
+            user,
+            found.id,
+            {
+                "auto_import_orders": _checked("auto_import_orders"),
+                "auto_sync_inventory": _checked("auto_sync_inventory"),
+                "sync_inventory_interval_minutes": interval,
+                "inventory_buffer": buffer,
+                "fulfillment_notify_customer": _checked("fulfillment_notify_customer"),
+            },
+        )
+    except InvalidInput:
+        return _back("portal.integrations_page", error="invalid_settings", **back)
+    return _back("portal.integrations_page", message="settings_saved", **back)
 
 
 @bp.post(f"{PORTAL}/disconnect")
