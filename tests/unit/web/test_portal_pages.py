@@ -987,40 +987,6 @@ def test_pushing_inventory_of_a_store_that_is_not_connected_says_so(
 # --- staff -----------------------------------------------------------------------------------
 
 
-def _order(
-    services: Services, client_id: str, warehouse: Warehouse, product: Product, n: str
-) -> None:
-    orders.create_order(
-        services.ctx,
-        SYSTEM,
-        client_id=client_id,
-        warehouse_id=warehouse.id,
-        items=[NewItem(quantity=1, product_id=product.id)],
-        number=n,
-    )
-
-
-def test_staff_see_every_clients_orders_and_filter_them(
-    shop: Shop, services: Services, people: People, staff: tuple[FlaskClient, str]
-) -> None:
-    _order(services, people.acme.id, shop.main, shop.tee, "ACME-1")
-    _order(services, people.globex.id, shop.main, shop.foreign, "GLOBEX-1")
-    stock_services.receive_stock(
-        services.ctx, SYSTEM, warehouse_id=shop.main.id, quantity=5, product_id=shop.tee.id
-    )
-    browser, _ = staff
-    everything = _text(browser.get("/staff/orders"))
-    assert "ACME-1 Acme allocated manual 1" in everything
-    assert "GLOBEX-1 Globex pending manual 1" in everything
-    acme_only = _text(browser.get(f"/staff/orders?client_id={people.acme.id}"))
-    assert "ACME-1" in acme_only
-    assert "GLOBEX-1 Globex" not in acme_only
-    pending = _text(browser.get("/staff/orders?status=pending"))
-    assert "GLOBEX-1 Globex pending" in pending
-    assert "ACME-1" not in pending
-    assert browser.get("/staff/orders?status=lost").status_code == 400
-
-
 def test_staff_health_shows_each_store_with_its_backlog_and_failures(
     shop: Shop, staff: tuple[FlaskClient, str]
 ) -> None:
