@@ -142,9 +142,7 @@ def test_orders_are_paged_by_keyset_both_ways(uow_factory, make, save, store):
 # --- batched reads -------------------------------------------------------------------------------
 
 
-def test_shipments_of_several_orders_come_in_one_read_oldest_first(
-    uow_factory, make, save, store
-):
+def test_shipments_of_several_orders_come_in_one_read_oldest_first(uow_factory, make, save, store):
     client, warehouse = store["client"], store["warehouse"]
     one, two, three = (make.order(client, warehouse, items=[make.item()]) for _ in range(3))
     late = make.shipment(one, created_at=make.at(2))
@@ -194,9 +192,8 @@ def test_products_levels_states_and_changes_are_read_for_the_products_given(
         assert [(s.mapping_id, s.quantity) for s in states] == [(tee_map.id, 4)]
         assert len(uow.inventory.states(integration.id)) == 2
         assert uow.inventory.dirty(integration.id, product_ids=[tee.id]) == []
-        assert [d.product_id for d in uow.inventory.dirty(integration.id, product_ids=[mug.id])] == [
-            mug.id
-        ]
+        marks = uow.inventory.dirty(integration.id, product_ids=[mug.id])
+        assert [d.product_id for d in marks] == [mug.id]
 
 
 def test_the_events_about_a_store_order_are_found_newest_first(uow_factory, make, save, store):

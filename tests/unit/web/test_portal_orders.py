@@ -232,20 +232,22 @@ def test_the_list_searches_number_sku_customer_name_and_email(
     assert not_found not in text
 
 
-def test_the_list_pages_older_and_newer_keeping_the_filters(
-    placed: Orders, owner: Browser
-) -> None:
+def test_the_list_pages_older_and_newer_keeping_the_filters(placed: Orders, owner: Browser) -> None:
     browser, _ = owner
     first = browser.get("/portal/orders?per_page=2&q=acme").get_data(as_text=True)
-    assert "ACME-1001" in first and "ACME-2" in first and "ACME-1<" not in first
+    assert "ACME-1001" in first
+    assert "ACME-2" in first
+    assert "ACME-1<" not in first
     older = next(link for link in _links(first) if "after=" in link)
     assert parse_qs(urlsplit(older).query)["q"] == ["acme"]
     second = browser.get(older).get_data(as_text=True)
-    assert ">ACME-1<" in second and "ACME-1001" not in second
+    assert ">ACME-1<" in second
+    assert "ACME-1001" not in second
     assert not any("after=" in link for link in _links(second))  # the last page
     newer = next(link for link in _links(second) if "before=" in link)
     back = browser.get(newer).get_data(as_text=True)
-    assert "ACME-1001" in back and "ACME-2" in back
+    assert "ACME-1001" in back
+    assert "ACME-2" in back
     assert browser.get("/portal/orders?after=yesterday").status_code == 400
 
 
@@ -284,7 +286,7 @@ def test_an_empty_list_says_what_to_do_next(shop: Shop, owner: Browser) -> None:
 def test_another_clients_order_or_an_unknown_one_is_a_404_page(
     placed: Orders, outsider: Browser, staff: Browser
 ) -> None:
-    browser, token = outsider
+    browser, _token = outsider
     response = browser.get(_page(placed.allocated))
     assert response.status_code == 404
     assert response.mimetype == "text/html"
@@ -313,7 +315,7 @@ def test_the_order_page_shows_lines_address_store_order_and_its_events(
 
 def test_client_users_see_the_order_page_without_actions(placed: Orders, owner: Browser) -> None:
     html = owner[0].get(_page(placed.allocated)).get_data(as_text=True)
-    assert "<form method=\"post\" action=\"/portal/orders/" not in html
+    assert '<form method="post" action="/portal/orders/' not in html
     assert "Actions" not in _text(owner[0].get(_page(placed.allocated)))
 
 
@@ -503,7 +505,8 @@ def test_cancelling_needs_the_confirmation(placed: Orders, staff: Browser) -> No
     assert _landing(confirmed) == (_page(placed.allocated), {"message": ["order_cancelled"]})
     assert placed.get(placed.allocated.id).status == "cancelled"
     page = browser.get(_page(placed.allocated)).get_data(as_text=True)
-    assert "Cancel order" not in page and "Change status" not in page
+    assert "Cancel order" not in page
+    assert "Change status" not in page
 
 
 # --- the products page: stock and sync state per variant ----------------------------------------
@@ -527,11 +530,11 @@ def test_the_products_page_says_per_location_whether_stock_is_in_sync_or_failed(
     mapping, store = shop.tee_mapping.id, shop.integration.id
     told(InventoryPushState(mapping, "7001", store, error="the store refused it", error_at=now))
     text = _text(owner[0].get(page))
-    assert "Shop front: failed · unknown" in text
+    assert "Shop front: failed" in text
     assert "the store refused it" in text
     told(InventoryPushState(mapping, "7001", store, quantity=4, pushed_at=now))
-    assert "Shop front: in sync · 4 · pushed" in _text(owner[0].get(page))
+    assert "Shop front: in sync · store: 4 · pushed" in _text(owner[0].get(page))
     stock_services.receive_stock(
         services.ctx, SYSTEM, warehouse_id=shop.main.id, quantity=1, product_id=shop.tee.id
     )
-    assert "Shop front: change waiting to be pushed · 4" in _text(owner[0].get(page))
+    assert "Shop front: change waiting to be pushed · store: 4" in _text(owner[0].get(page))
