@@ -40,12 +40,36 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from benchmarks._harness import bench_environment, percentile, scratch_database  # noqa: E402
+from benchmarks._harness import bench_environment, percentile, scratch_database
 
 PASSWORD = "benchmark-password-1"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-FIRST = "Ada Grace Alan Edsger Barbara Donald Frances Ken Margaret Niklaus Radia Tim".split()
-LAST = "Lovelace Hopper Turing Dijkstra Liskov Knuth Allen Thompson Hamilton Wirth".split()
+FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Tim",
+]
+LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Wirth",
+]
 STATUSES = [
     ("shipped", 60),
     ("cancelled", 5),

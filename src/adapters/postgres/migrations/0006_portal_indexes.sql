@@ -20,3 +20,15 @@ CREATE INDEX inbox_events_store_order_idx ON inbox_events (
     (coalesce(nullif(payload ->> 'id', ''), payload -> 'order_edit' ->> 'order_id'))
 );
 
+
+-- The events page filtered by status, per store, newest first.
+CREATE INDEX inbox_events_integration_status_idx
+    ON inbox_events (integration_id, status, received_at, id);
+
+-- The products page: a store's catalogue in its display order (``PostgresCatalogRepository``).
+CREATE INDEX catalog_variants_sort_idx ON catalog_variants (
+    integration_id,
+    (lower(product_title) COLLATE "C"),
+    (lower(title) COLLATE "C"),
+    external_variant_id
+);
