@@ -80,7 +80,9 @@ __all__ = [
     "JobRepository",
     "LocationMappingRepository",
     "Metrics",
+    "OrderCursor",
     "OrderRepository",
+    "OrderSearch",
     "OutboxRepository",
     "PasswordHasher",
     "ProductMappingRepository",
@@ -415,6 +417,10 @@ class ProductRepository(Protocol):
 
     def get(self, product_id: str) -> Product | None: ...
 
+    def get_many(self, product_ids: Iterable[str]) -> builtins.list[Product]:
+        """The products of these ids that exist, in one read."""
+        ...
+
     def get_by_sku(self, client_id: str, sku: str) -> Product | None:
         """Case-insensitive."""
         ...
@@ -446,7 +452,10 @@ class StockRepository(Protocol):
         product_id: str | None = None,
         warehouse_id: str | None = None,
         client_id: str | None = None,
-    ) -> list[StockLevel]: ...
+        product_ids: Iterable[str] | None = None,
+    ) -> list[StockLevel]:
+        """Levels matching every filter given (``product_ids``: any of these products)."""
+        ...
 
     def add_movement(self, movement: StockMovement) -> None: ...
 
@@ -458,6 +467,30 @@ class StockRepository(Protocol):
         order_id: str | None = None,
         limit: int = 1000,
     ) -> list[StockMovement]: ...
+
+
+@frozen
+class OrderCursor:
+    """Where a page of orders (newest first) starts or ends: its edge order's creation time
+    and id, the sort key of every order list."""
+
+    created_at: datetime
+    id: str
+
+
+@frozen
+class OrderSearch:
+    """A page of orders, newest first. ``q`` matches, in any case and anywhere in the text,
+    the order number, the store's order number, a line's SKU, the ship-to name or the
+    e-mail. ``after``: the page of orders older than that cursor; ``before``: the page just
+    newer than it (still listed newest first)."""
+
+    client_id: str | None = None
+    status: OrderStatus | None = None
+    q: str | None = None
+    after: OrderCursor | None = None
+    before: OrderCursor | None = None
+    limit: int = 50
 
 
 class OrderRepository(Protocol):
@@ -497,6 +530,11 @@ class OrderRepository(Protocol):
         offset: int = 0,
     ) -> list[OutboundOrder]: ...
 
+    def search(self, query: OrderSearch) -> builtins.list[OutboundOrder]:
+        """Up to ``query.limit`` orders with their items, newest first, without locking: for
+        pages. Served by indexes (keyset on the sort, trigram for ``q``), not scans."""
+        ...
+
     def number_taken(self, client_id: str, number: str) -> bool:
         """Does the client have an order with this number?"""
         ...
@@ -524,6 +562,10 @@ class ShipmentRepository(Protocol):
     def get(self, shipment_id: str) -> Shipment | None: ...
 
     def for_order(self, order_id: str) -> list[Shipment]: ...
+
+    def for_orders(self, order_ids: Iterable[str]) -> list[Shipment]:
+        """The shipments of several orders in one read, oldest first."""
+        ...
 
     def update(self, shipment: Shipment) -> None: ...
 
@@ -588,6 +630,12 @@ class ProductMappingRepository(Protocol):
 
     def for_integration(self, integration_id: str) -> list[ProductMapping]: ...
 
+    def for_variants(
+        self, integration_id: str, external_variant_ids: Iterable[str]
+    ) -> list[ProductMapping]:
+        """The mappings of these store variants, in one read."""
+        ...
+
     def update(self, mapping: ProductMapping) -> None: ...
 
     def delete(self, mapping_id: str) -> None: ...
@@ -602,13 +650,25 @@ class InventorySyncRepository(Protocol):
         """Record (or bump the version of) a change to push; cheap, called on every movement."""
         ...
 
-    def dirty(self, integration_id: str, *, limit: int = 10_000) -> list[DirtyStock]: ...
+    def dirty(
+        self,
+        integration_id: str,
+        *,
+        limit: int = 10_000,
+        product_ids: Iterable[str] | None = None,
+    ) -> list[DirtyStock]:
+        """Changes not pushed yet, oldest first (``product_ids``: only of these products)."""
+        ...
 
     def clear_dirty(self, marks: Iterable[DirtyStock]) -> int:
         """Remove the marks whose version is still the one given (a mark made since stays)."""
         ...
 
-    def states(self, integration_id: str) -> list[InventoryPushState]: ...
+    def states(
+        self, integration_id: str, *, mapping_ids: Iterable[str] | None = None
+    ) -> list[InventoryPushState]:
+        """What each store location was told, for every mapping or only the ones given."""
+        ...
 
     def save_states(self, states: Iterable[InventoryPushState]) -> None:
         """Insert or replace, by (mapping, location)."""
@@ -693,6 +753,13 @@ class InboxRepository(Protocol):
         """Newest first (``received_at``, then id, descending). ``integration_ids``: only
         events of these integrations (none: nothing); ``before``: only events older than this
         ``(received_at, id)`` (keyset paging: the last row of the previous page)."""
+        ...
+
+    def for_store_order(
+        self, integration_id: str, external_order_id: str, *, limit: int = 50
+    ) -> builtins.list[InboxEvent]:
+        """The integration's events about one store order (the order's id in the payload, or
+        an order edit's ``order_id``), newest first."""
         ...
 
     def counts(self, integration_id: str, since: datetime) -> dict[str, int]:

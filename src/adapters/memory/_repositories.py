@@ -46,6 +46,7 @@ from core.model import (
     Warehouse,
     open_units,
 )
+from core.ports import OrderSearch
 
 T = TypeVar("T")
 Q = TypeVar("Q", InboxEvent, OutboxCommand)
@@ -214,6 +215,11 @@ class MemoryProductRepository(_Repo):
         got: Product | None = self._tx.get("products", product_id)
         return got
 
+    def get_many(self, product_ids: Iterable[str]) -> builtins.list[Product]:
+        wanted = set(product_ids)
+        found = self._tx.scan("products", lambda p: p.id in wanted)
+        return sorted(found, key=lambda p: (p.sku.lower(), p.id))
+
     def get_by_sku(self, client_id: str, sku: str) -> Product | None:
         wanted = sku.lower()
         return next(
@@ -274,11 +280,15 @@ class MemoryStockRepository(_Repo):
         product_id: str | None = None,
         warehouse_id: str | None = None,
         client_id: str | None = None,
+        product_ids: Iterable[str] | None = None,
     ) -> list[StockLevel]:
         products = self._tx.table("products")
+        some = None if product_ids is None else set(product_ids)
 
         def match(level: StockLevel) -> bool:
             if product_id is not None and level.product_id != product_id:
+                return False
+            if some is not None and level.product_id not in some:
                 return False
             if warehouse_id is not None and level.warehouse_id != warehouse_id:
                 return False
@@ -394,6 +404,28 @@ class MemoryOrderRepository(_Repo):
         )
         return _page(found, limit, offset)
 
+    def search(self, query: OrderSearch) -> builtins.list[OutboundOrder]:
+        needle = (query.q or "").lower()
+
+        def match(o: OutboundOrder) -> bool:
+            key = (o.created_at, o.id)
+            if query.after is not None and key >= (query.after.created_at, query.after.id):
+                return False
+            if query.before is not None and key <= (query.before.created_at, query.before.id):
+                return False
+            if query.client_id is not None and o.client_id != query.client_id:
+                return False
+            if query.status is not None and o.status != query.status:
+                return False
+            return not needle or _order_matches(o, needle)
+
+        found = sorted(
+            self._tx.scan("orders", match),
+            key=lambda o: (o.created_at, o.id),
+            reverse=query.before is None,
+        )[: query.limit]
+        return found if query.before is None else found[::-1]
+
     def number_taken(self, client_id: str, number: str) -> bool:
         return any(
             o.client_id == client_id and o.number == number
@@ -439,6 +471,18 @@ class MemoryOrderRepository(_Repo):
         return sorted(self._tx.scan("orders", match), key=lambda o: (o.created_at, o.id))
 
 
+def _order_matches(order: OutboundOrder, needle: str) -> bool:
+    """``OrderSearch.q``: number, store number, ship-to name, e-mail or a line's SKU."""
+    texts = [
+        order.number,
+        order.external.external_number if order.external else None,
+        order.ship_to.name if order.ship_to else None,
+        order.email,
+        *(item.sku for item in order.items),
+    ]
+    return any(_contains(text, needle) for text in texts)
+
+
 class MemoryShipmentRepository(_Repo):
     def add(self, shipment: Shipment) -> None:
         if shipment.id in self._tx.table("shipments"):
@@ -451,6 +495,11 @@ class MemoryShipmentRepository(_Repo):
 
     def for_order(self, order_id: str) -> list[Shipment]:
         found = self._tx.scan("shipments", lambda s: s.order_id == order_id)
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def for_orders(self, order_ids: Iterable[str]) -> list[Shipment]:
+        wanted = set(order_ids)
+        found = self._tx.scan("shipments", lambda s: s.order_id in wanted)
         return sorted(found, key=lambda s: (s.created_at, s.id))
 
     def update(self, shipment: Shipment) -> None:
@@ -591,6 +640,16 @@ class MemoryProductMappingRepository(_Repo):
         found = self._tx.scan("mappings", lambda m: m.integration_id == integration_id)
         return sorted(found, key=lambda m: (m.external_variant_id, m.id))
 
+    def for_variants(
+        self, integration_id: str, external_variant_ids: Iterable[str]
+    ) -> list[ProductMapping]:
+        wanted = set(external_variant_ids)
+        found = self._tx.scan(
+            "mappings",
+            lambda m: m.integration_id == integration_id and m.external_variant_id in wanted,
+        )
+        return sorted(found, key=lambda m: (m.external_variant_id, m.id))
+
     def update(self, mapping: ProductMapping) -> None:
         other = self.get_by_variant(mapping.integration_id, mapping.external_variant_id)
         if other is not None and other.id != mapping.id:
@@ -616,8 +675,18 @@ class MemoryInventorySyncRepository(_Repo):
             DirtyStock(integration_id, product_id, warehouse_id, version, when),
         )
 
-    def dirty(self, integration_id: str, *, limit: int = 10_000) -> builtins.list[DirtyStock]:
-        found = self._tx.scan("inventory_dirty", lambda d: d.integration_id == integration_id)
+    def dirty(
+        self,
+        integration_id: str,
+        *,
+        limit: int = 10_000,
+        product_ids: Iterable[str] | None = None,
+    ) -> builtins.list[DirtyStock]:
+        some = None if product_ids is None else set(product_ids)
+        found = self._tx.scan(
+            "inventory_dirty",
+            lambda d: d.integration_id == integration_id and (some is None or d.product_id in some),
+        )
         return sorted(found, key=lambda d: (d.marked_at, d.product_id, d.warehouse_id))[:limit]
 
     def clear_dirty(self, marks: Iterable[DirtyStock]) -> int:
@@ -630,8 +699,14 @@ class MemoryInventorySyncRepository(_Repo):
                 cleared += 1
         return cleared
 
-    def states(self, integration_id: str) -> builtins.list[InventoryPushState]:
-        found = self._tx.scan("inventory_states", lambda s: s.integration_id == integration_id)
+    def states(
+        self, integration_id: str, *, mapping_ids: Iterable[str] | None = None
+    ) -> builtins.list[InventoryPushState]:
+        some = None if mapping_ids is None else set(mapping_ids)
+        found = self._tx.scan(
+            "inventory_states",
+            lambda s: s.integration_id == integration_id and (some is None or s.mapping_id in some),
+        )
         return sorted(found, key=lambda s: (s.mapping_id, s.location_id))
 
     def save_states(self, states: Iterable[InventoryPushState]) -> None:
@@ -815,6 +890,19 @@ class MemoryInboxRepository(_Repo):
         )
         ordered = sorted(found, key=lambda e: (e.received_at, e.id), reverse=True)
         return _page(ordered, limit, offset)
+
+    def for_store_order(
+        self, integration_id: str, external_order_id: str, *, limit: int = 50
+    ) -> builtins.list[InboxEvent]:
+        def about(e: InboxEvent) -> bool:
+            if e.integration_id != integration_id:
+                return False
+            edit = e.payload.get("order_edit")
+            named = e.payload.get("id") or (edit.get("order_id") if isinstance(edit, dict) else "")
+            return str(named or "") == external_order_id
+
+        found = self._tx.scan("inbox", about)
+        return sorted(found, key=lambda e: (e.received_at, e.id), reverse=True)[:limit]
 
     def counts(self, integration_id: str, since: datetime) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -180,6 +180,17 @@ class PostgresProductMappingRepository(Repository):
         )
         return [PRODUCT_MAPPINGS.load(row) for row in rows]
 
+    def for_variants(
+        self, integration_id: str, external_variant_ids: Iterable[str]
+    ) -> builtins.list[ProductMapping]:
+        rows = self._s.rows(
+            "SELECT * FROM product_mappings"
+            " WHERE integration_id = %s AND external_variant_id = ANY(%s::text[])"
+            " ORDER BY external_variant_id, id",
+            [integration_id, list(external_variant_ids)],
+        )
+        return [PRODUCT_MAPPINGS.load(row) for row in rows]
+
     def update(self, mapping: ProductMapping) -> None:
         self._update(PRODUCT_MAPPINGS, mapping, conflicts=self._conflicts(mapping))
 
@@ -275,11 +286,22 @@ class PostgresInventorySyncRepository(Repository):
             savepoint=False,
         )
 
-    def dirty(self, integration_id: str, *, limit: int = 10_000) -> builtins.list[DirtyStock]:
+    def dirty(
+        self,
+        integration_id: str,
+        *,
+        limit: int = 10_000,
+        product_ids: Iterable[str] | None = None,
+    ) -> builtins.list[DirtyStock]:
         rows = self._s.rows(
-            "SELECT * FROM inventory_dirty WHERE integration_id = %s"
-            " ORDER BY marked_at, product_id, warehouse_id LIMIT %s",
-            [integration_id, limit],
+            "SELECT * FROM inventory_dirty WHERE integration_id = %(integration_id)s"
+            " AND (%(ids)s::text[] IS NULL OR product_id = ANY(%(ids)s::text[]))"
+            " ORDER BY marked_at, product_id, warehouse_id LIMIT %(limit)s",
+            {
+                "integration_id": integration_id,
+                "ids": None if product_ids is None else list(product_ids),
+                "limit": limit,
+            },
         )
         return [DIRTY.load(row) for row in rows]
 
@@ -300,11 +322,17 @@ class PostgresInventorySyncRepository(Repository):
             ],
         )
 
-    def states(self, integration_id: str) -> builtins.list[InventoryPushState]:
+    def states(
+        self, integration_id: str, *, mapping_ids: Iterable[str] | None = None
+    ) -> builtins.list[InventoryPushState]:
         rows = self._s.rows(
-            "SELECT * FROM inventory_push_states WHERE integration_id = %s"
+            "SELECT * FROM inventory_push_states WHERE integration_id = %(integration_id)s"
+            " AND (%(ids)s::text[] IS NULL OR mapping_id = ANY(%(ids)s::text[]))"
             " ORDER BY mapping_id, location_id",
-            [integration_id],
+            {
+                "integration_id": integration_id,
+                "ids": None if mapping_ids is None else list(mapping_ids),
+            },
         )
         return [INVENTORY_PUSH_STATES.load(row) for row in rows]
 

@@ -17,9 +17,10 @@ from adapters.postgres._rows import (
     load_order,
     order_params,
 )
-from adapters.postgres._session import Repository, where
+from adapters.postgres._session import Repository, contains_pattern, where
 from core.errors import NotFound
 from core.model import OpenUnits, OrderRef, OrderStatus, OutboundOrder, Shipment
+from core.ports import OrderSearch
 
 _INSERT_ORDER = sql.SQL("INSERT INTO orders ({columns}) VALUES ({values})").format(
     columns=sql.SQL(", ").join(sql.Identifier(c) for c in ORDER_COLUMNS),
@@ -32,6 +33,51 @@ _UPDATE_ORDER = sql.SQL("UPDATE orders SET {assignments} WHERE id = %(id)s").for
         if c != "id"
     )
 )
+
+
+# What ``OrderSearch.q`` looks in on the order row itself; the same expression carries the
+# trigram index ``orders_search_trgm_idx`` (0006_portal_indexes.sql), so it must not change
+# without a migration. Line SKUs are searched through ``order_items_sku_trgm_idx``.
+ORDER_SEARCH_TEXT = sql.SQL(
+    "lower(o.number || ' ' || coalesce(o.external_number, '') || ' ' || coalesce(o.email, '')"
+    " || ' ' || coalesce(o.ship_to ->> 'name', ''))"
+)
+
+
+def _search_query(query: OrderSearch) -> tuple[sql.Composed, dict[str, object]]:
+    conditions: builtins.list[sql.Composable] = []
+    if query.client_id is not None:
+        conditions.append(sql.SQL("o.client_id = %(client_id)s"))
+    if query.status is not None:
+        conditions.append(sql.SQL("o.status = %(status)s"))
+    if query.after is not None:
+        conditions.append(sql.SQL("(o.created_at, o.id) < (%(after_at)s, %(after_id)s)"))
+    if query.before is not None:
+        conditions.append(sql.SQL("(o.created_at, o.id) > (%(before_at)s, %(before_id)s)"))
+    if query.q:
+        conditions.append(
+            sql.SQL(
+                "o.id IN (SELECT o.id FROM orders o WHERE {text} LIKE %(q)s"
+                " UNION SELECT i.order_id FROM order_items i WHERE lower(i.sku) LIKE %(q)s)"
+            ).format(text=ORDER_SEARCH_TEXT)
+        )
+    direction = sql.SQL("DESC" if query.before is None else "ASC")
+    statement = (
+        sql.SQL("SELECT o.* FROM orders o")
+        + where(conditions)
+        + sql.SQL(" ORDER BY o.created_at {d}, o.id {d} LIMIT %(limit)s").format(d=direction)
+    )
+    params: dict[str, object] = {
+        "client_id": query.client_id,
+        "status": query.status,
+        "after_at": query.after.created_at if query.after else None,
+        "after_id": query.after.id if query.after else None,
+        "before_at": query.before.created_at if query.before else None,
+        "before_id": query.before.id if query.before else None,
+        "q": contains_pattern(query.q.lower()) if query.q else None,
+        "limit": query.limit,
+    }
+    return statement, params
 
 
 def _conflicts(order: OutboundOrder) -> dict[str, str]:
@@ -187,6 +233,12 @@ class PostgresOrderRepository(Repository):
         }
         return self._with_items(self._s.rows(query, params))
 
+    def search(self, query: OrderSearch) -> builtins.list[OutboundOrder]:
+        statement, params = _search_query(query)
+        rows = self._s.rows(statement, params)
+        found = self._with_items(rows)
+        return found if query.before is None else found[::-1]
+
     def awaiting_stock(self, warehouse_id: str, product_id: str) -> builtins.list[str]:
         rows = self._s.rows(
             "SELECT o.id FROM orders o"
@@ -230,6 +282,13 @@ class PostgresShipmentRepository(Repository):
     def for_order(self, order_id: str) -> builtins.list[Shipment]:
         rows = self._s.rows(
             "SELECT * FROM shipments WHERE order_id = %s ORDER BY created_at, id", [order_id]
+        )
+        return [SHIPMENTS.load(row) for row in rows]
+
+    def for_orders(self, order_ids: Iterable[str]) -> builtins.list[Shipment]:
+        rows = self._s.rows(
+            "SELECT * FROM shipments WHERE order_id = ANY(%s::text[]) ORDER BY created_at, id",
+            [list(order_ids)],
         )
         return [SHIPMENTS.load(row) for row in rows]
 

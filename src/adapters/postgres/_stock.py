@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 
 from psycopg import sql
 
@@ -53,6 +54,13 @@ class PostgresProductRepository(Repository):
     def get(self, product_id: str) -> Product | None:
         row = self._s.row("SELECT * FROM products WHERE id = %s", [product_id])
         return None if row is None else PRODUCTS.load(row)
+
+    def get_many(self, product_ids: Iterable[str]) -> builtins.list[Product]:
+        rows = self._s.rows(
+            "SELECT * FROM products WHERE id = ANY(%s::text[]) ORDER BY lower(sku), id",
+            [list(product_ids)],
+        )
+        return [PRODUCTS.load(row) for row in rows]
 
     def get_by_sku(self, client_id: str, sku: str) -> Product | None:
         row = self._s.row(
@@ -124,10 +132,13 @@ class PostgresStockRepository(Repository):
         product_id: str | None = None,
         warehouse_id: str | None = None,
         client_id: str | None = None,
+        product_ids: Iterable[str] | None = None,
     ) -> builtins.list[StockLevel]:
         conditions: builtins.list[sql.Composable] = []
         if product_id is not None:
             conditions.append(sql.SQL("l.product_id = %(product_id)s"))
+        if product_ids is not None:
+            conditions.append(sql.SQL("l.product_id = ANY(%(product_ids)s::text[])"))
         if warehouse_id is not None:
             conditions.append(sql.SQL("l.warehouse_id = %(warehouse_id)s"))
         if client_id is not None:
@@ -142,7 +153,12 @@ class PostgresStockRepository(Repository):
             + where(conditions)
             + sql.SQL(" ORDER BY l.product_id, l.warehouse_id")
         )
-        params = {"product_id": product_id, "warehouse_id": warehouse_id, "client_id": client_id}
+        params = {
+            "product_id": product_id,
+            "warehouse_id": warehouse_id,
+            "client_id": client_id,
+            "product_ids": None if product_ids is None else list(product_ids),
+        }
         return [STOCK_LEVELS.load(row) for row in self._s.rows(query, params)]
 
     def add_movement(self, movement: StockMovement) -> None:

@@ -243,6 +243,19 @@ class PostgresInboxRepository(Repository):
         }
         return [INBOX_EVENTS.load(row) for row in self._s.rows(query, params)]
 
+    def for_store_order(
+        self, integration_id: str, external_order_id: str, *, limit: int = 50
+    ) -> builtins.list[InboxEvent]:
+        # the expression of ``inbox_events_store_order_idx`` (0006_portal_indexes.sql)
+        rows = self._s.rows(
+            "SELECT * FROM inbox_events WHERE integration_id = %s"
+            " AND coalesce(nullif(payload ->> 'id', ''),"
+            "              payload -> 'order_edit' ->> 'order_id') = %s"
+            " ORDER BY received_at DESC, id DESC LIMIT %s",
+            [integration_id, external_order_id, limit],
+        )
+        return [INBOX_EVENTS.load(row) for row in rows]
+
 
 class PostgresInboxWriter:
     """``InboxWriter``: the ``INSERT ... ON CONFLICT DO NOTHING`` of one event, alone, in

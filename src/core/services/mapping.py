@@ -222,11 +222,23 @@ def list_variants(
         visible_integration(uow, actor, integration_id)
         variants = uow.catalog.list(integration_id, mapped=mapped, q=q, limit=limit, offset=offset)
         total = uow.catalog.count(integration_id, mapped=mapped, q=q)
-        rows = [
-            VariantRow(v, uow.mappings.get_by_variant(integration_id, v.external_variant_id))
-            for v in variants
-        ]
+        found = uow.mappings.for_variants(integration_id, [v.external_variant_id for v in variants])
+        mappings = {m.external_variant_id: m for m in found}
+        rows = [VariantRow(v, mappings.get(v.external_variant_id)) for v in variants]
     return rows, total
+
+
+def variant_row(
+    ctx: Context, actor: User, integration_id: str, external_variant_id: str
+) -> VariantRow | None:
+    """One store variant of the catalogue with its mapping (``None``: not in the catalogue
+    as last loaded)."""
+    with ctx.uow() as uow:
+        visible_integration(uow, actor, integration_id)
+        variant = uow.catalog.get(integration_id, external_variant_id)
+        if variant is None:
+            return None
+        return VariantRow(variant, uow.mappings.get_by_variant(integration_id, external_variant_id))
 
 
 # --- locations -------------------------------------------------------------------------------

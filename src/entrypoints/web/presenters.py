@@ -194,6 +194,18 @@ class LocationStock:
     problem: str | None  # a lasting refusal: not pushed again until a sync finds it fixed
     error: str | None  # the last failed push
     error_at: datetime | None
+    waiting: bool = False  # the warehouse stock changed since it was last pushed
+
+    @property
+    def state(self) -> str:
+        """The sync state in a few words: not synced, failed, waiting, in sync."""
+        if not self.synced:
+            return "not synced"
+        if self.problem or self.error:
+            return "failed"
+        if self.pushed_at is None and self.store_quantity is None:
+            return "not pushed yet"
+        return "change waiting to be pushed" if self.waiting else "in sync"
 
 
 @frozen
@@ -208,10 +220,13 @@ def variant_stock(
     levels: list[StockLevel],
     states: list[InventoryPushState],
     warehouse_codes: dict[str, str],
+    *,
+    waiting: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, VariantStock]:
     """Per mapping id: the warehouse stock of its product where the store's locations are
     served, and what the stock sync last did at each of those locations. Works from rows read
-    once per page (no query per variant)."""
+    once per page (no query per variant). ``waiting``: (product, warehouse) pairs whose stock
+    changed since the last push."""
     served = sorted(
         (loc for loc in locations if loc.warehouse_id),
         key=lambda loc: (not loc.is_default, loc.name, loc.external_location_id),
@@ -236,6 +251,7 @@ def variant_stock(
                     problem=state.problem if state else None,
                     error=state.error if state else None,
                     error_at=state.error_at if state else None,
+                    waiting=(m.product_id, warehouse_id) in waiting,
                 )
             )
         warehouses = {(r.warehouse, r.available) for r in rows}

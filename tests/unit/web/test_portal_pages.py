@@ -29,9 +29,7 @@ from core.model import (
     Integration,
     InventoryPushState,
     LocationMapping,
-    Product,
     ProductMapping,
-    Warehouse,
 )
 from core.services import SYSTEM, mapping, orders
 from core.services import stock as stock_services
@@ -477,13 +475,13 @@ def test_the_products_page_shows_warehouse_stock_and_what_each_store_location_wa
         uow.commit()
     tee = (
         "Classic tee Red / M TEE-RED TEE-RED · Red tee on EAST: 4 MAIN: 7 "
-        "Shop front: 6 · pushed 2026-01-01 00:00 "
-        "Outlet: unknown · not pushed yet the item is not stocked at this store location"
+        "Shop front: change waiting to be pushed · store: 6 · pushed 2026-01-01 00:00 "
+        "Outlet: failed the item is not stocked at this store location"
     )
     mug_row = (
         "Enamel mug Default mug-1 4006381333931 MUG-1 · Big mug off EAST: 0 MAIN: 0 "
-        "Shop front: 2 · not synced 2026-01-01 00:00 the store timed out "
-        "Outlet: unknown · not synced"
+        "Shop front: not synced · store: 2 2026-01-01 00:00 the store timed out "
+        "Outlet: not synced"
     )
     for browser, _ in (owner, member):
         text = _text(browser.get(f"{PRODUCTS}?integration={shop.integration.id}"))
@@ -654,7 +652,7 @@ def test_an_owner_turns_a_mappings_stock_sync_off_and_on_and_removes_it(
     assert not found.sync_inventory
     page = _text(browser.get(off.headers["Location"]))
     assert "no longer synced" in page
-    assert "TEE-RED · Red tee off MAIN: 0 Shop front: unknown · not synced Sync stock" in page
+    assert "TEE-RED · Red tee off MAIN: 0 Shop front: not synced Sync stock" in page
     on = browser.post(
         f"{PRODUCTS}/sync", data={**form, "mapping_id": mapping_id, "sync_inventory": "1"}
     )
@@ -995,40 +993,6 @@ def test_pushing_inventory_of_a_store_that_is_not_connected_says_so(
 # --- staff -----------------------------------------------------------------------------------
 
 
-def _order(
-    services: Services, client_id: str, warehouse: Warehouse, product: Product, n: str
-) -> None:
-    orders.create_order(
-        services.ctx,
-        SYSTEM,
-        client_id=client_id,
-        warehouse_id=warehouse.id,
-        items=[NewItem(quantity=1, product_id=product.id)],
-        number=n,
-    )
-
-
-def test_staff_see_every_clients_orders_and_filter_them(
-    shop: Shop, services: Services, people: People, staff: tuple[FlaskClient, str]
-) -> None:
-    _order(services, people.acme.id, shop.main, shop.tee, "ACME-1")
-    _order(services, people.globex.id, shop.main, shop.foreign, "GLOBEX-1")
-    stock_services.receive_stock(
-        services.ctx, SYSTEM, warehouse_id=shop.main.id, quantity=5, product_id=shop.tee.id
-    )
-    browser, _ = staff
-    everything = _text(browser.get("/staff/orders"))
-    assert "ACME-1 Acme allocated manual 1" in everything
-    assert "GLOBEX-1 Globex pending manual 1" in everything
-    acme_only = _text(browser.get(f"/staff/orders?client_id={people.acme.id}"))
-    assert "ACME-1" in acme_only
-    assert "GLOBEX-1 Globex" not in acme_only
-    pending = _text(browser.get("/staff/orders?status=pending"))
-    assert "GLOBEX-1 Globex pending" in pending
-    assert "ACME-1" not in pending
-    assert browser.get("/staff/orders?status=lost").status_code == 400
-
-
 def test_staff_health_shows_each_store_with_its_backlog_and_failures(
     shop: Shop, staff: tuple[FlaskClient, str]
 ) -> None:
@@ -1213,5 +1177,5 @@ def test_an_owner_pushes_inventory_now_and_the_store_shows_what_the_warehouse_ca
     )
     when = ctx.clock.now().strftime("%Y-%m-%d %H:%M")
     products = _text(browser.get(f"{PRODUCTS}?integration={integration.id}"))
-    assert f"MAIN: 7 Shop front: 7 · pushed {when} Outlet: unknown · not pushed yet" in products
+    assert f"MAIN: 7 Shop front: in sync · store: 7 · pushed {when} Outlet: failed" in products
     assert "the item is not stocked at this store location" in products

@@ -99,6 +99,36 @@ MESSAGES = {
     # events
     "event_retried": "The event is queued to run again.",
     "not_retryable": "Only failed, dead or skipped events can be retried.",
+    # an order's page (staff actions)
+    "order_shipped": (
+        "The shipment is recorded. A store order is marked fulfilled in the store, with the "
+        "tracking, within moments."
+    ),
+    "status_changed": "The order's status is changed.",
+    "hold_released": "The hold is released; the order is allocated as soon as stock allows.",
+    "order_cancelled": "The order is cancelled; the stock it reserved is free again.",
+    "ship_carrier_missing": "Enter the carrier; nothing is shipped.",
+    "ship_tracking_missing": "Enter the tracking number; nothing is shipped.",
+    "ship_field_too_long": (
+        "The carrier and tracking number may have at most 100 characters and the tracking URL "
+        "2000; nothing is shipped."
+    ),
+    "ship_url_invalid": "The tracking URL must start with https:// or http://; nothing is shipped.",
+    "ship_quantity_invalid": "Quantities must be whole numbers; nothing is shipped.",
+    "ship_quantity_over": (
+        "A quantity is more than what is left to ship on its line; nothing is shipped."
+    ),
+    "ship_nothing_chosen": "Enter a quantity for at least one line; nothing is shipped.",
+    "not_shippable": "Only allocated, picking or packing orders can ship; nothing is shipped.",
+    "ship_refused": "The shipment could not be recorded. Reload the page and try again.",
+    "illegal_transition": "The order cannot move to that status from where it is now.",
+    "not_on_hold": "The order is not on hold.",
+    "unmapped_lines": (
+        "Some lines' store variants are still not mapped to products: map them first (the "
+        "links below), then release the hold."
+    ),
+    "confirm_cancel": "Tick the confirmation box to cancel the order.",
+    "cancel_reason_too_long": "The reason may have at most 500 characters; nothing is changed.",
     # the account
     "password_changed": "Your password is changed. Your other sessions are signed out.",
     "wrong_password": "The current password is wrong; the password is not changed.",

@@ -276,14 +276,13 @@ def sync_inventory() -> Response:
 # --- the store's catalog and product mappings ------------------------------------------------
 
 
-def _product_names(user: User, client_id: str, ids: set[str]) -> dict[str, Product]:
-    found: dict[str, Product] = {}
-    for product_id in ids:
-        try:
-            found[product_id] = stock_services.get_product(ctx(), user, product_id)
-        except NotFound:
-            continue
-    return found
+def _product_names(client_id: str, ids: set[str]) -> dict[str, Product]:
+    """The client's products of these ids, in one read."""
+    if not ids:
+        return {}
+    with ctx().uow() as uow:
+        found = uow.products.get_many(sorted(ids))
+    return {p.id: p for p in found if p.client_id == client_id}
 
 
 @bp.get(f"{PORTAL}/shopify/products")
@@ -296,16 +295,21 @@ def products_page() -> Response | str:
     found = _shopify_store(user, integration_id)
     unmapped = request.args.get("unmapped") in ("1", "true", "on")
     q = arg("q")
+    variant = arg("variant", max_length=100)  # one store variant (a held order's link)
     limit, offset = page_args()
-    rows, total = mapping.list_variants(
-        ctx(),
-        user,
-        found.id,
-        mapped=False if unmapped else None,
-        q=q,
-        limit=limit,
-        offset=offset,
-    )
+    if variant is not None:
+        one = mapping.variant_row(ctx(), user, found.id, variant)
+        rows, total = ([one], 1) if one is not None else ([], 0)
+    else:
+        rows, total = mapping.list_variants(
+            ctx(),
+            user,
+            found.id,
+            mapped=False if unmapped else None,
+            q=q,
+            limit=limit,
+            offset=offset,
+        )
     can_manage = user.can_manage_integrations(found.client_id)
     choices = (
         stock_services.list_products(ctx(), user, client_id=found.client_id, limit=PRODUCT_CHOICES)
@@ -314,7 +318,7 @@ def products_page() -> Response | str:
     )
     known = {p.id: p for p in choices}
     missing = {r.mapping.product_id for r in rows if r.mapping} - known.keys()
-    known.update(_product_names(user, found.client_id, missing))
+    known.update(_product_names(found.client_id, missing))
     return render_template(
         "products.html",
         integration=found,
@@ -326,6 +330,7 @@ def products_page() -> Response | str:
         can_manage=can_manage,
         q=q or "",
         unmapped=unmapped,
+        variant=variant,
         **_paging(limit, offset, total),
         **_notices(),
     )
@@ -339,17 +344,19 @@ def _variant_stock(
     mappings = [r.mapping for r in rows if r.mapping is not None]
     if not mappings:
         return {}
+    products = sorted({m.product_id for m in mappings})
     with ctx().uow() as uow:
         locations = uow.locations.for_integration(integration.id)
         served = {loc.warehouse_id for loc in locations if loc.warehouse_id}
         if not served:
             return {}
-        # one read of the client's levels, narrowed to the warehouse when only one serves
-        only = next(iter(served)) if len(served) == 1 else None
-        levels = uow.stock.levels(client_id=integration.client_id, warehouse_id=only)
-        states = uow.inventory.states(integration.id)
+        # the page's products only: a page costs the same with 10 or 10,000 variants
+        levels = uow.stock.levels(product_ids=products)
+        states = uow.inventory.states(integration.id, mapping_ids=[m.id for m in mappings])
+        marks = uow.inventory.dirty(integration.id, product_ids=products)
         codes = {w.id: w.code for w in uow.warehouses.list()}
-    return presenters.variant_stock(mappings, locations, levels, states, codes)
+    waiting = frozenset((d.product_id, d.warehouse_id) for d in marks)
+    return presenters.variant_stock(mappings, locations, levels, states, codes, waiting=waiting)
 
 
 def _products_back(integration_id: str, **notice: Any) -> Response:
@@ -361,6 +368,7 @@ def _products_back(integration_id: str, **notice: Any) -> Response:
         integration=integration_id,
         q=(request.form.get("q") or "")[:200],
         unmapped="1" if _checked("unmapped") else None,
+        variant=(request.form.get("variant") or "")[:100],
         page=int(page) if page.isdigit() and 1 < int(page) < 10**6 else None,
         per_page=int(per_page)
         if per_page.isdigit() and 1 <= int(per_page) <= MAX_PER_PAGE
