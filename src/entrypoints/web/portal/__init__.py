@@ -7,7 +7,14 @@ not change (403 page), staff see everything. Every form that changes state carri
 session's CSRF token (``auth._check_csrf`` refuses a POST without it).
 """
 
-from entrypoints.web.portal import account, events, orders, stores  # noqa: F401  (routes)
+from entrypoints.web.portal import (  # noqa: F401  (routes)
+    account,
+    alerts,
+    events,
+    health,
+    orders,
+    stores,
+)
 from entrypoints.web.portal._common import bp
 
 __all__ = ["bp"]

@@ -6,7 +6,7 @@ from flask import redirect, render_template
 from werkzeug.wrappers import Response
 
 from core.model import ORDER_STATUSES
-from core.services import health, orders
+from core.services import orders
 from core.services._context import require_staff
 from entrypoints.web.auth import login_required
 from entrypoints.web.context import actor, ctx
@@ -65,16 +65,4 @@ def staff_orders_page() -> str:
         page=offset // limit + 1,
         per_page=limit,
         has_more=len(found) > limit,
-    )
-
-
-@bp.get("/staff/health")
-@login_required
-def staff_health_page() -> str:
-    user = actor()
-    require_staff(user)
-    return render_template(
-        "staff_health.html",
-        rows=health.integration_health(ctx(), user),
-        clients=_client_names(),
     )
