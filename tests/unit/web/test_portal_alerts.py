@@ -54,8 +54,9 @@ class Inbox:
 
     def __init__(self, services: Services, people: People) -> None:
         self.services = services
-        self.clock = services.ctx.clock
-        assert isinstance(self.clock, ManualClock)
+        clock = services.ctx.clock
+        assert isinstance(clock, ManualClock)
+        self.clock = clock
         self.acme_store = self._store(people.acme.id, "acme.myshopify.com")
         self.globex_store = self._store(people.globex.id, "globex.myshopify.com")
         self.held = self.add(

@@ -73,8 +73,9 @@ class Stores:
     def __init__(self, services: Services, people: People) -> None:
         self.services = services
         ctx = services.ctx
-        self.clock = ctx.clock
-        assert isinstance(self.clock, ManualClock)
+        clock = ctx.clock
+        assert isinstance(clock, ManualClock)
+        self.clock = clock
         warehouse = stock_services.create_warehouse(ctx, SYSTEM, code="MAIN", name="Main")
         self.acme = self._store(people.acme.id, "acme", warehouse.id)
         self.globex = self._store(people.globex.id, "globex", warehouse.id)
