@@ -9,7 +9,9 @@ session's CSRF token (``auth._check_csrf`` refuses a POST without it).
 
 from entrypoints.web.portal import (  # noqa: F401  (routes)
     account,
+    alerts,
     events,
+    health,
     order_page,
     orders,
     stores,

@@ -98,7 +98,28 @@ MESSAGES = {
     "location_target_missing": "That location or warehouse no longer exists. Reload the page.",
     # events
     "event_retried": "The event is queued to run again.",
-    "not_retryable": "Only failed, dead or skipped events can be retried.",
+    "not_retryable": (
+        "That event cannot be retried: only failed or dead events, and events skipped for a "
+        "reason that may have been fixed since, run again. The page below shows its status now."
+    ),
+    "event_status_unknown": "That status is not one the events page knows; showing every status.",
+    "cursor_invalid": (
+        "That page link is broken or out of date; showing the newest events instead."
+    ),
+    "per_page_invalid": "Rows per page must be a whole number from 1 to 200; showing 50.",
+    # alerts
+    "alert_acknowledged": (
+        "The alert is acknowledged: it leaves the open list and stays here until resolved."
+    ),
+    "alert_resolved": "The alert is resolved.",
+    "alert_already_resolved": "That alert was already resolved; nothing was changed.",
+    "alert_status_unknown": (
+        "That status is not one the alerts inbox knows; showing open and acknowledged alerts."
+    ),
+    "alert_kind_invalid": (
+        "A kind is a lower-case code such as order_on_hold; showing alerts of every kind."
+    ),
+    "page_invalid": "That page number is not valid; showing the first page.",
     # an order's page (staff actions)
     "order_shipped": (
         "The shipment is recorded. A store order is marked fulfilled in the store, with the "

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from core.model import ORDER_STATUSES, OrderStatus
 from core.ports import OrderCursor
-from core.services import health, order_views
+from core.services import order_views
 from core.services._context import require_staff
 from entrypoints.web.auth import login_required
 from entrypoints.web.context import actor, ctx
@@ -128,15 +128,3 @@ def staff_orders_page() -> Response:
         "q": arg("q"),
     }
     return redirect(url_for("portal.orders_page", **{k: v for k, v in query.items() if v}))
-
-
-@bp.get("/staff/health")
-@login_required
-def staff_health_page() -> str:
-    user = actor()
-    require_staff(user)
-    return render_template(
-        "staff_health.html",
-        rows=health.integration_health(ctx(), user),
-        clients=_client_names(),
-    )
