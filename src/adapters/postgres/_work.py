@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import codecs
 import contextlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from psycopg.types.json import Jsonb
 from adapters.postgres._database import PostgresDatabase
 from adapters.postgres._rows import ALERTS, INBOX_EVENTS, OUTBOX_COMMANDS, SYNC_RUNS, Row, Table
 from adapters.postgres._session import Repository, Session, where
+from core.errors import InvalidInput, PayloadError
 from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
@@ -32,6 +34,7 @@ from core.model import (
     OutboxStatus,
     SyncRun,
 )
+from core.serialization import load_document
 
 
 def _claim_query(table: Table[Any], claimable: frozenset[str]) -> sql.Composed:
@@ -115,13 +118,30 @@ _INBOX_FIELDS = INBOX_EVENTS.fields
 
 
 def _inbox_params(event: InboxEvent, payload_json: bytes | None) -> Row:
-    if payload_json is None or not _stores_as_is(payload_json):
+    if payload_json is None:
         return INBOX_EVENTS.params(event)
-    # PostgreSQL parses the document for jsonb as it would the re-encoded payload, and Python
-    # neither walks nor encodes the whole payload again
     params: Row = {name: getattr(event, name) for name in _INBOX_FIELDS}
-    params["payload"] = Jsonb(payload_json, dumps=_verbatim)
+    if payload_json.lstrip(b" \t\n\r")[:1] == b"{" and _stores_as_is(payload_json):
+        # PostgreSQL parses the document for jsonb (refusing what is no JSON, which the insert
+        # turns into a PayloadError; JSON that opens with a brace is an object), and Python
+        # neither walks nor encodes the payload again
+        params["payload"] = Jsonb(payload_json, dumps=_verbatim)
+    else:
+        params["payload"] = Jsonb(load_document(payload_json))
     return params
+
+
+@contextlib.contextmanager
+def _document_refused() -> Iterator[None]:
+    """An insert of an event whose payload PostgreSQL cannot read or hold (no JSON, a number
+    out of numeric's range: a ``DataError``, translated as a value that cannot be stored)
+    raises ``PayloadError``; the event's other values are the core's, never such a value."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if not isinstance(exc.__context__, psycopg.DataError):
+            raise
+        raise PayloadError(f"the payload cannot be stored: {exc.message}") from None
 
 
 _STATES = {
@@ -167,7 +187,9 @@ def _backlog(session: Session, query: sql.Composed) -> Backlog:
 
 class PostgresInboxRepository(Repository):
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
-        inserted = self._s.write(_INSERT_INBOX, _inbox_params(event, payload_json), savepoint=False)
+        with _document_refused():
+            params = _inbox_params(event, payload_json)
+            inserted = self._s.write(_INSERT_INBOX, params, savepoint=False)
         return inserted == 1
 
     def get(self, event_id: str) -> InboxEvent | None:
@@ -243,8 +265,8 @@ class PostgresInboxWriter:
         self._db = db
 
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
-        params = _inbox_params(event, payload_json)
-        with self._db.connection() as conn:  # errors come out as core errors
+        with _document_refused(), self._db.connection() as conn:  # errors as core errors
+            params = _inbox_params(event, payload_json)
             conn.autocommit = True  # borrowed idle: no transaction open to end
             try:
                 inserted = conn.execute(_INSERT_INBOX, params).rowcount

@@ -16,6 +16,11 @@ endpoints once the signature over the raw bytes is checked, and Flask's ``reques
 
 A refusal is ``ApiError(400, "invalid_json", message)``: the message says what is wrong and
 never echoes the body.
+
+``parse_elsewhere`` tells, from a signed store body's bytes alone, when every rule but the
+syntax is already met, so the body can be handed on unparsed to be stored as it is: whoever
+reads it next (PostgreSQL's ``jsonb``, storing it) then either refuses it as no JSON or reads
+a value this parser would have accepted.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from typing import Any, NoReturn
 
 from flask.json.provider import DefaultJSONProvider
 
+from core.text import json_is_storable
 from entrypoints.web.errors import ApiError
 
-__all__ = ["MAX_DEPTH", "StrictJSONProvider", "loads"]
+__all__ = ["MAX_DEPTH", "StrictJSONProvider", "loads", "parse_elsewhere"]
 
 MAX_DEPTH = 64
 _INT_RANGE = range(-(2**63), 2**63)
@@ -42,9 +48,13 @@ _ESCAPES = re.compile(rb'\\[\\"]')  # left to right, as a parser pairs them
 _NOT_SHAPE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
 _STRINGS = re.compile(rb'"[^"]*+(?:"|\Z)')  # in a shape; an unterminated one runs to the end
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
-# A run of 19 digits: the only way to write a whole number that may not fit in 64 bits
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+# Digits as 0 and E as e. A run of 19 digits is the only way to write a whole number that may
+# not fit in 64 bits, or a number that may not be finite without an exponent; a digit, e and
+# three digits (maybe after a +) the only way to write an exponent that may make it infinite.
+_NUMBERS = bytes.maketrans(b"123456789E", b"000000000e")
 _LONG_DIGITS = b"0" * 19
+_LONG_EXPONENTS = (b"0e000", b"0e+000")
+_JSON_SPACE = b" \t\n\r"
 # \u0000 or a surrogate escape: the only ways a NUL or a lone surrogate gets into valid JSON
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
@@ -126,7 +136,7 @@ def loads(body: bytes | str, *, store_text: bool = False) -> Any:
         _refuse("the body is not valid UTF-8")
     if _too_deep(document):
         _refuse(f"the body is nested more than {MAX_DEPTH} levels deep")
-    parse_int = _int if _LONG_DIGITS in document.translate(_DIGITS_AS_ZERO) else None
+    parse_int = _int if _LONG_DIGITS in document.translate(_NUMBERS) else None
     try:
         value = json.loads(
             text, parse_float=_float, parse_int=parse_int, parse_constant=_not_a_number
@@ -139,6 +149,22 @@ def loads(body: bytes | str, *, store_text: bool = False) -> Any:
     if not store_text and "\\u" in text and _SUSPECT_ESCAPE.search(text):
         _check_strings(value)
     return value
+
+
+def parse_elsewhere(body: bytes) -> bool:
+    """Would ``loads(body, store_text=True)`` read a JSON object that stores as it is
+    (``core.text.json_is_storable``), should ``body`` be JSON at all? Told from the bytes by a
+    few passes in C, without parsing: storable UTF-8, ``{`` first, nested no deeper than
+    ``MAX_DEPTH``, no 19 digits in a row (every whole number fits in 64 bits) and no exponent
+    of three digits but negative ones (every number is finite); ``NaN`` and ``Infinity`` are
+    no JSON. ``False`` may be wrong the other way (digits in a string): such a body is parsed
+    here, as always."""
+    if body.lstrip(_JSON_SPACE)[:1] != b"{" or not json_is_storable(body):
+        return False
+    numbers = body.translate(_NUMBERS)
+    if _LONG_DIGITS in numbers or any(numbers.rfind(e) >= 0 for e in _LONG_EXPONENTS):
+        return False
+    return not _too_deep(body)
 
 
 class StrictJSONProvider(DefaultJSONProvider):

@@ -6,7 +6,10 @@ or missing). Only failures are counted, per source address and endpoint: past
 the same address is never refused for them. A signed body is then parsed strictly
 (``strict_json``); one that is not a JSON object, or is hostile (nested too deep, NUL or lone
 surrogates, numbers that are not finite), is answered 400 and not stored, so it can never sit
-in the inbox as an event no worker can handle (the store retries it, then gives up). Valid
+in the inbox as an event no worker can handle (the store retries it, then gives up). A body
+whose bytes show it meets every rule but the syntax (``strict_json.parse_elsewhere``, as
+nearly every order does) is not parsed here but by the inbox, storing it; should that find no
+JSON, the strict parser answers why (400), after the delivery budget was spent. Valid
 deliveries are rate limited per integration (429 with Retry-After: the store retries later)
 through the shared limiter, which fails open so a Redis outage never loses a delivery. The
 event is committed before the 200 goes out.
@@ -18,12 +21,13 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Literal
+from typing import Any, Literal
 
+from attrs import evolve
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from core.errors import NotFound, StorelinkError
+from core.errors import NotFound, PayloadError, StorelinkError
 from core.ports import Rate
 from core.services import webhooks
 from core.services.webhooks import Delivery, ShopMismatch
@@ -93,9 +97,8 @@ def _receive(platform_name: str, integration_id: str | None) -> Outcome:
     if not platform.verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256")):
         _count_bad_signature(integration_id)
         raise ApiError(401, "invalid_hmac", "the webhook signature is missing or wrong")
-    payload = strict_json.loads(body, store_text=True)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_payload", "the body is not a JSON object")
+    # a body that meets every rule but the syntax goes on unparsed: the inbox parses it
+    payload = None if strict_json.parse_elsewhere(body) else _json_object(body)
     topic = _header("X-Shopify-Topic", max_length=100) or ""
     shop = (_header("X-Shopify-Shop-Domain", max_length=255) or "").lower()
     delivery_id = _header("X-Shopify-Webhook-Id", max_length=255) or ""
@@ -112,10 +115,27 @@ def _receive(platform_name: str, integration_id: str | None) -> Outcome:
         payload=payload,
         event_id=_header("X-Shopify-Event-Id", required=False),
         triggered_at=_triggered_at(),
-        body=body,  # parsed once, above; stored as it is where that stores the same value
+        body=body,  # parsed above or by the inbox; stored as it is where that keeps its value
     )
     try:
-        outcome = webhooks.receive(
+        return _store(delivery, integration_id)
+    except PayloadError:
+        # the inbox could not keep the body as it is (no JSON, if it was not parsed): the
+        # strict parser says why, or reads it, and what it read is stored instead
+        parsed = delivery.payload if delivery.payload is not None else _json_object(body)
+        return _store(evolve(delivery, payload=parsed, body=None), integration_id)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    payload = strict_json.loads(body, store_text=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_payload", "the body is not a JSON object")
+    return payload
+
+
+def _store(delivery: Delivery, integration_id: str | None) -> Outcome:
+    try:
+        return webhooks.receive(
             services().store,
             delivery,
             integration_id=integration_id,
@@ -123,7 +143,6 @@ def _receive(platform_name: str, integration_id: str | None) -> Outcome:
         )
     except ShopMismatch as exc:
         raise ApiError(401, "shop_mismatch", exc.message) from None
-    return outcome
 
 
 # ApiError codes -> the outcome counted

@@ -5,6 +5,10 @@ Python into the parse only for floats and, where 19 digits follow one another, f
 numbers. ``reference`` below is the rule spelled out the slow way (every character walked,
 every number hooked, every string searched); on any JSON-ish input, valid or not, deep or
 not, the two accept the same bodies with the same value, and refuse the same bodies.
+
+``parse_elsewhere`` lets a store body go unparsed to the inbox, whose storage parses it: it
+may say so only of bodies the rules accept as an object storable as it is, or that are no JSON
+at all (which the storage refuses).
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.text import json_is_storable
 from entrypoints.web.errors import ApiError
-from entrypoints.web.strict_json import MAX_DEPTH, loads
+from entrypoints.web.strict_json import MAX_DEPTH, loads, parse_elsewhere
 
 Outcome = tuple[str, Any]  # ("ok", value) or ("refused", None)
 
@@ -206,3 +212,82 @@ def test_strings_escapes_and_numbers_the_fast_checks_must_get_right(
     outcome = fast(body.encode())
     assert outcome == reference(body.encode())
     assert (outcome[0] == "ok") == accepted
+
+
+# --- bodies left for the inbox to parse --------------------------------------------------------
+
+
+# any JSON number: long, short, with exponents of any size
+numbers = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,4})?([eE][+-]?[0-9]{1,4})?", fullmatch=True
+)
+
+
+@st.composite
+def objectish(draw: st.DrawFn) -> str:
+    """JSON-ish text that opens like an object: an object (of numbers, at times), spliced at
+    times, or bits of one."""
+    text = draw(jsonish())
+    if draw(st.booleans()):
+        keys = draw(st.lists(texts, max_size=3))
+        text = "{" + ", ".join(f"{json.dumps(key)}: {draw(numbers)}" for key in keys) + "}"
+    elif draw(st.booleans()):
+        text = json.dumps(draw(st.dictionaries(texts, values, max_size=4)), ensure_ascii=False)
+        for piece in draw(st.lists(st.sampled_from(PIECES), max_size=3)):
+            at = draw(st.integers(1, len(text) - 1))
+            text = text[:at] + piece + text[at:]
+    return draw(st.sampled_from(["", " ", "\n"])) + "{" + text[1:] if text else "{"
+
+
+def _no_json(body: bytes) -> bool:
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    try:
+        json.loads(body, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return True
+    return False
+
+
+@settings(max_examples=1500)
+@given(text=objectish())
+def test_a_body_left_unparsed_is_an_object_the_rules_accept_or_no_json_at_all(text: str) -> None:
+    body = text.encode("utf-8", "surrogatepass")
+    if not parse_elsewhere(body):
+        return
+    outcome = reference(body, store_text=True)
+    assert json_is_storable(body)
+    if outcome[0] == "ok":
+        assert isinstance(outcome[1], dict)
+    else:
+        assert _no_json(body), "refused by the rules, yet JSON a storage would keep"
+
+
+ORDER = json.loads(
+    (Path(__file__).parents[2] / "fixtures/shopify/rest-2026-07/order.json").read_text()
+)[0]["response_body"]["orders"][0]
+
+
+@pytest.mark.parametrize(
+    ("body", "unparsed"),
+    [
+        (json.dumps(ORDER), True),
+        (json.dumps(ORDER, indent=2), True),
+        (' \n{"n": 1e-400, "m": 12.5e99, "id": 999999999999999999}', True),
+        ('{"n": NaN}', True),  # no JSON: the storage refuses it
+        ('{"phone": "1234567890123456789"}', False),
+        ('{"n": 9223372036854775807}', False),
+        ('{"n": 1e400}', False),
+        ('{"n": 1E+308}', False),
+        ('{"token": "ab1e123cd"}', False),
+        ('{"note": "\\u0000"}', False),
+        ('{"note": "\\ud83d\\ude00"}', False),
+        ('{"a": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}", False),
+        ('{"a": ' + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "}", True),
+        ("[1, 2]", False),
+        ("\ufeff{}", False),
+    ],
+)
+def test_what_a_store_body_must_show_to_go_unparsed(body: str, unparsed: bool) -> None:
+    assert parse_elsewhere(body.encode()) is unparsed
