@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import codecs
 import contextlib
+import weakref
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -266,13 +267,21 @@ class PostgresInboxWriter:
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
+        # one cursor per pooled connection, kept for the next insert on it: psycopg then
+        # reuses the statement's converted query and the dumpers it found for its values
+        self._cursors: weakref.WeakKeyDictionary[psycopg.Connection[Any], psycopg.Cursor[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
         with _document_refused(), self._db.connection() as conn:  # errors as core errors
             params = _inbox_params(event, payload_json)
+            cursor = self._cursors.get(conn)
+            if cursor is None:
+                cursor = self._cursors[conn] = conn.cursor()
             conn.autocommit = True  # borrowed idle: no transaction open to end
             try:
-                inserted = conn.execute(_INSERT_INBOX, params).rowcount
+                inserted = cursor.execute(_INSERT_INBOX, params).rowcount
             finally:
                 # as the pool hands connections out; a connection that broke meanwhile refuses
                 # (and the pool drops it): the error that broke it is the one to raise
