@@ -48,6 +48,7 @@ _ESCAPES = re.compile(rb'\\[\\"]')  # left to right, as a parser pairs them
 _NOT_SHAPE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
 _STRINGS = re.compile(rb'"[^"]*+(?:"|\Z)')  # in a shape; an unterminated one runs to the end
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+_PEEL_PASSES = 16  # passes of peeling tried before the brackets are summed
 # Digits as 0 and E as e. A run of 19 digits is the only way to write a whole number that may
 # not fit in 64 bits, or a number that may not be finite without an exponent; a digit, e and
 # three digits (maybe after a +) the only way to write an exponent that may make it infinite.
@@ -92,15 +93,27 @@ def _too_deep(document: bytes) -> bool:
     drops every string with no bracket in it, and, where one string follows another, the
     closing and opening quotes between them, which only joins their insides. Should a string
     hold a bracket, its opening quote is left (the quotes before it pair up among themselves),
-    and the strings left are dropped one by one. The brackets left are summed in C."""
-    if b"\\" in document:
+    and the strings left are dropped one by one.
+
+    The brackets left are summed in C, unless peeling settles it first: dropping every ``[]``
+    (one pass of ``replace``, which never looks at what it made) takes at most one level off
+    the deepest nesting, and so does dropping every ``{}``; so once ``k`` such passes leave at
+    most ``MAX_DEPTH - k`` brackets, the body is nested no deeper than ``MAX_DEPTH``."""
+    backslash = document.find(b"\\")
+    if backslash >= 0 and _ESCAPES.search(document, backslash):
         document = _ESCAPES.sub(b"", document)
     shape = document.translate(None, _NOT_SHAPE).replace(b'""', b"")
     if b'"' in shape:
         shape = _STRINGS.sub(b"", shape)
-    if len(shape) <= MAX_DEPTH:
-        return False
-    return max(itertools.accumulate(memoryview(shape.translate(_STEPS)).cast("b"))) > MAX_DEPTH
+    peeled, passes = shape, 0
+    while len(peeled) > MAX_DEPTH - passes:
+        inner = peeled.replace(b"[]", b"").replace(b"{}", b"")
+        if len(inner) == len(peeled) or passes >= _PEEL_PASSES:  # mismatched, or deep: sum
+            return (
+                max(itertools.accumulate(memoryview(shape.translate(_STEPS)).cast("b"))) > MAX_DEPTH
+            )
+        peeled, passes = inner, passes + 2
+    return False
 
 
 def _check_strings(value: Any) -> None:
