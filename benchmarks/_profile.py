@@ -27,7 +27,7 @@ from attrs import frozen
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HMAC check (base64 HMAC-SHA256, compare_digest)", ("webhook_signature_valid",)),
     ("rate limiter (limits, Redis client)", ("adapters/ratelimit.py", "(limits/", "(redis/")),
-    ("body: json.loads", ("receive (core/services/webhooks.py);loads (json/",)),
+    ("body: strict_json (checks, parse)", ("(entrypoints/web/strict_json.py)",)),
     ("DB: pool checkout and return", ("(psycopg_pool/",)),
     ("DB: integration lookup", ("_integrations.py)",)),
     (
@@ -40,9 +40,9 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Flask: session cookie", ("open_session", "save_session", "(flask/sessions.py)")),
     ("Flask: before_request (auth, CSRF)", ("_load_user", "_check_csrf", "authenticate (")),
+    ("logging (the access line)", ("(logging/",)),
     ("view: headers, Delivery, rest of receive", ("_receive (", "receive (core/")),
     ("Flask/werkzeug: request, dispatch, response", ("(flask/", "(werkzeug/")),
-    ("logging", ("(logging/",)),
     ("bare app: its HMAC check and INSERT", ("bare_wsgi_app",)),
     ("waitress: read, parse, write", ("(waitress/",)),
 )

@@ -104,6 +104,7 @@ class PrometheusMetrics:
         self.webhooks = _counter(
             "webhooks_received_total", "Webhook requests answered, by topic and outcome.", own
         )
+        self._webhook_children: dict[tuple[str, str, str], Counter] = {}
         self.work = _counter(
             "worker_items_total",
             "Queue items the workers finished, by queue, topic or command kind, and outcome.",
@@ -160,7 +161,13 @@ class PrometheusMetrics:
     # --- the port ------------------------------------------------------------------------
 
     def webhook_received(self, platform: str, topic: str, outcome: str) -> None:
-        self.webhooks.labels(platform, topic, outcome).inc()
+        # every delivery counts here: its labelled child is looked up once, not per delivery
+        # (``labels`` validates and converts the values and takes a lock each time)
+        labels = (platform, topic, outcome)
+        child = self._webhook_children.get(labels)
+        if child is None:
+            child = self._webhook_children[labels] = self.webhooks.labels(*labels)
+        child.inc()
 
     def work_finished(
         self, queue: Literal["inbox", "outbox", "jobs"], kind: str, outcome: str, seconds: float

@@ -10,11 +10,17 @@ unit spent, which is cheap for the budgets storelink uses (tens to a few thousan
 Redis an ``acquire`` is one script, one round trip: ``limits``' acquire and then its window
 count, on the same keys (``limits`` itself takes two scripts for the two).
 
+``MemoryRateLimiter`` is the same moving window in this process's memory, for a deployment of
+one process without Redis (and for the fallback below). ``limits``' own ``memory://`` storage
+(``LimitsRateLimiter("memory://")``) gives the same answers, but starts a thread every 10 ms
+while anything is counted, to expire old units; this one drops them when a key is next used
+and sweeps keys gone quiet once a minute, in the calls themselves.
+
 When the storage fails (Redis down, timing out), every method raises
 ``StorelinkError(code="rate_limiter_unavailable")``; ``LimitsRateLimiter`` never guesses.
 How to degrade is the caller's decision, made once in the composition root:
 
-* ``FallbackRateLimiter`` answers from a per-process ``memory://`` budget while Redis is
+* ``FallbackRateLimiter`` answers from a per-process budget (in memory) while Redis is
   unreachable, and asks Redis again after a short back-off. Logins, API-token failures, OAuth
   starts and webhook signature failures stay limited during an outage (per process rather
   than per deployment), and the API does not go down with Redis.
@@ -31,6 +37,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, TypeVar
@@ -46,7 +53,13 @@ from redis.commands.core import Script
 from core.errors import InvalidInput, StorelinkError
 from core.ports import Rate, RateLimitDecision, RateLimiter
 
-__all__ = ["UNAVAILABLE", "FailOpenRateLimiter", "FallbackRateLimiter", "LimitsRateLimiter"]
+__all__ = [
+    "UNAVAILABLE",
+    "FailOpenRateLimiter",
+    "FallbackRateLimiter",
+    "LimitsRateLimiter",
+    "MemoryRateLimiter",
+]
 
 UNAVAILABLE: Final = "rate_limiter_unavailable"
 """The ``code`` of the ``StorelinkError`` raised when the storage cannot be reached."""
@@ -54,6 +67,7 @@ UNAVAILABLE: Final = "rate_limiter_unavailable"
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+unix"})
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _MIN_RETRY_AFTER = 0.01
+_SWEEP_EVERY = 60.0  # seconds between a MemoryRateLimiter's sweeps of keys gone quiet
 
 T = TypeVar("T")
 
@@ -85,11 +99,15 @@ def _storage(uri: str, prefix: str, timeout: float) -> Storage:
     return storage
 
 
-def _item(rate: Rate, cost: int) -> RateLimitItem:
+def _validate(rate: Rate, cost: int) -> None:
     if rate.amount < 1 or rate.per_seconds < 1:
         raise InvalidInput(f"rate limit {rate} needs an amount and a period of at least 1")
     if not 1 <= cost <= rate.amount:
         raise InvalidInput(f"a cost of {cost} can never fit a rate limit of {rate}")
+
+
+def _item(rate: Rate, cost: int) -> RateLimitItem:
+    _validate(rate, cost)
     return RateLimitItemPerSecond(rate.amount, rate.per_seconds)
 
 
@@ -219,6 +237,70 @@ class LimitsRateLimiter:
         return bool(self._strategy.storage.check())
 
 
+@define
+class MemoryRateLimiter:
+    """``RateLimiter`` in this process's memory: ``limits``' moving window (the same answers as
+    ``LimitsRateLimiter("memory://")``), with no thread of its own.
+
+    Each key (and rate: as in ``limits``, another rate on the same key is another budget) holds
+    the times of the units spent in its window, oldest first, at most ``rate.amount`` of them.
+    Units older than the window are dropped when the key is next used, and keys whose window
+    has emptied are swept once a minute by whichever call comes then. Safe to share between
+    threads.
+    """
+
+    _windows: dict[tuple[str, int, int], deque[float]] = field(init=False, factory=dict)
+    _lock: threading.Lock = field(init=False, factory=threading.Lock, repr=False)
+    _sweep_at: float = field(init=False, default=0.0, repr=False)
+
+    def acquire(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        return self._spend(key, rate, cost, take=True)
+
+    def peek(self, key: str, rate: Rate, cost: int = 1) -> RateLimitDecision:
+        return self._spend(key, rate, cost, take=False)
+
+    def reset(self, key: str, rate: Rate) -> None:
+        _validate(rate, 1)
+        with self._lock:
+            self._windows.pop((key, rate.amount, rate.per_seconds), None)
+
+    def check(self) -> bool:
+        """Memory is always reachable."""
+        return True
+
+    def _spend(self, key: str, rate: Rate, cost: int, *, take: bool) -> RateLimitDecision:
+        _validate(rate, cost)
+        now = time.time()
+        start = now - rate.per_seconds  # a unit spent at the start still counts, as in limits
+        with self._lock:
+            if now >= self._sweep_at:
+                self._sweep(now)
+            window = self._windows.get((key, rate.amount, rate.per_seconds))
+            if window is None:
+                window = deque()
+                if take:
+                    self._windows[key, rate.amount, rate.per_seconds] = window
+            while window and window[0] < start:
+                window.popleft()
+            allowed = len(window) + cost <= rate.amount
+            if allowed and take:
+                window.extend([now] * cost)
+            oldest = window[0] if window else now
+            stats = WindowStats(oldest + rate.per_seconds, rate.amount - len(window))
+        return _decision(allowed, stats, rate)
+
+    def _sweep(self, now: float) -> None:
+        """Drop the keys whose every unit has left its window (the lock is held)."""
+        self._sweep_at = now + _SWEEP_EVERY
+        quiet = [
+            held
+            for held, window in self._windows.items()
+            if not window or window[-1] < now - held[2]
+        ]
+        for held in quiet:
+            del self._windows[held]
+
+
 def _decision(allowed: bool, stats: WindowStats, rate: Rate) -> RateLimitDecision:
     remaining = max(0, stats.remaining)
     if allowed:
@@ -280,7 +362,7 @@ class FallbackRateLimiter:
     """
 
     primary: RateLimiter
-    fallback: RateLimiter = field(factory=lambda: LimitsRateLimiter("memory://"))
+    fallback: RateLimiter = field(factory=MemoryRateLimiter)
     backoff: float = field(default=5.0, kw_only=True)
     monotonic: Callable[[], float] = field(default=time.monotonic, kw_only=True, repr=False)
     _retry_at: float | None = field(default=None, init=False, repr=False)

@@ -716,9 +716,13 @@ class InboxRepository(Protocol):
         """Store the event; ``False`` (and nothing stored) if its (platform, delivery id) is
         already stored.
 
-        ``payload_json``: the JSON document ``event.payload`` was decoded from (a webhook's
-        raw body), if the caller has it. An adapter may store that instead of encoding the
-        payload again, where doing so stores the same value; otherwise it ignores it."""
+        ``payload_json``: the JSON document the payload is (a webhook's raw body), if the
+        caller has it. The event stored then has the document's value as its payload: an
+        adapter whose storage reads JSON (``jsonb``) stores the document itself where that
+        reads it as ``json.loads`` would, and otherwise decodes it (``load_document``);
+        ``event.payload`` is that value already decoded, or empty when the caller did not
+        decode the document. A document that is no JSON object, or none the storage can hold,
+        raises ``PayloadError`` and nothing is stored."""
         ...
 
     def get(self, event_id: str) -> InboxEvent | None:

@@ -1,5 +1,6 @@
 """The core's own boundary converter: values the core stores as JSON (credentials before they
-are encrypted, store orders from reconciliation kept in the inbox for replay)."""
+are encrypted, store orders from reconciliation kept in the inbox for replay), and the
+payload of a webhook kept as the document it came in."""
 
 from __future__ import annotations
 
@@ -78,3 +79,20 @@ def load_order(data: dict[str, Any]) -> StoreOrder:
             else str(exc)
         )
         raise PayloadError(f"stored order is unreadable: {details}") from exc
+
+
+def _no_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def load_document(document: bytes) -> dict[str, Any]:
+    """The JSON object a stored document is (a webhook body kept as it came in), as an
+    inbox that cannot read JSON itself decodes it; ``PayloadError`` if it is no JSON object
+    (``NaN`` and ``Infinity`` are no JSON). The message never echoes the document."""
+    try:
+        value = json.loads(document, parse_constant=_no_json)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise PayloadError(f"the payload is not JSON: {type(exc).__name__}") from None
+    if not isinstance(value, dict):
+        raise PayloadError("the payload is not a JSON object")
+    return value

@@ -66,7 +66,8 @@ def json_is_storable(document: bytes) -> bool:
     """
     if b"\x00" in document or document.startswith(codecs.BOM_UTF8):
         return False
-    if b"\\u" in document and _UNSTORABLE_ESCAPE.search(document):
+    backslash = document.find(b"\\")  # one byte: found far faster than the escape
+    if backslash >= 0 and _UNSTORABLE_ESCAPE.search(document, backslash):
         return False
     if document.isascii():  # UTF-8 already, and far cheaper to tell than by decoding
         return True

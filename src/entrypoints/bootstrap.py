@@ -21,7 +21,12 @@ from attrs import define, field
 from adapters.crypto import AesGcmCipher
 from adapters.metrics import MultiprocessNotEnabled, PrometheusMetrics
 from adapters.passwords import Argon2PasswordHasher
-from adapters.ratelimit import FailOpenRateLimiter, FallbackRateLimiter, LimitsRateLimiter
+from adapters.ratelimit import (
+    FailOpenRateLimiter,
+    FallbackRateLimiter,
+    LimitsRateLimiter,
+    MemoryRateLimiter,
+)
 from adapters.system import SystemClock, UuidIdGenerator
 from core.errors import InvalidInput
 from core.ports import (
@@ -153,13 +158,13 @@ def bootstrap(
         else Context(uow=uow, clock=clock, ids=ids, metrics=metrics, inbox=inbox)
     )
     metrics.watch_backlog(partial(queue_backlog, ctx), clock)
-    if rate_limiter is None:
-        limiter = LimitsRateLimiter(settings.redis_url or "memory://")
-        rate_limiter = limiter
-        if settings.redis_url:
-            checks["redis"] = _limiter_check(limiter)
-            degraded_only.add("redis")
-            rate_limiter = FallbackRateLimiter(limiter)
+    if rate_limiter is None and settings.redis_url:
+        limiter = LimitsRateLimiter(settings.redis_url)
+        checks["redis"] = _limiter_check(limiter)
+        degraded_only.add("redis")
+        rate_limiter = FallbackRateLimiter(limiter)
+    elif rate_limiter is None:
+        rate_limiter = MemoryRateLimiter()
     if cipher is None:
         try:
             cipher = AesGcmCipher.from_spec(settings.token_encryption_keys)

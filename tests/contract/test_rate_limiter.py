@@ -1,7 +1,8 @@
-"""Contract of the ``RateLimiter`` port over ``memory://`` and ``redis://`` storage.
+"""Contract of the ``RateLimiter`` port: ``MemoryRateLimiter``, and ``LimitsRateLimiter`` over
+``memory://`` and ``redis://`` storage.
 
-Time is the storage's clock (``time.time``, which ``limits`` reads for its moving window),
-driven by a ``ManualClock``: windows are a minute long and nothing sleeps.
+Time is the storage's clock (``time.time``, which ``limits`` and ``MemoryRateLimiter`` read for
+their moving window), driven by a ``ManualClock``: windows are a minute long and nothing sleeps.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,12 +25,13 @@ from adapters.ratelimit import (
     FailOpenRateLimiter,
     FallbackRateLimiter,
     LimitsRateLimiter,
+    MemoryRateLimiter,
 )
 from adapters.system import ManualClock
 from core.errors import InvalidInput, StorelinkError
 from core.ports import Rate, RateLimitDecision, RateLimiter
 
-MakeLimiter = Callable[[], LimitsRateLimiter]
+MakeLimiter = Callable[[], RateLimiter]
 
 
 @pytest.fixture
@@ -42,12 +45,15 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
 @pytest.fixture(
     params=[
         pytest.param("memory", marks=pytest.mark.memory),
+        pytest.param("limits-memory", marks=pytest.mark.memory),
         pytest.param("redis", marks=pytest.mark.redis),
     ]
 )
 def make_limiter(request: pytest.FixtureRequest, clock: ManualClock) -> MakeLimiter:
     """Builds limiters of one deployment: for Redis they share storage, under a fresh prefix."""
     if request.param == "memory":
+        return MemoryRateLimiter
+    if request.param == "limits-memory":
         return lambda: LimitsRateLimiter("memory://")
     url: str = request.getfixturevalue("redis_url")
     prefix = f"test-{uuid.uuid4().hex}"
@@ -325,6 +331,34 @@ def test_memory_limiters_keep_a_budget_per_process(clock: ManualClock) -> None:
     assert one.acquire("k", rate).allowed
     assert other.acquire("k", rate).allowed
     assert not one.acquire("k", rate).allowed
+    own, another = MemoryRateLimiter(), MemoryRateLimiter()
+    assert own.acquire("k", rate).allowed
+    assert another.acquire("k", rate).allowed
+    assert not own.acquire("k", rate).allowed
+
+
+@pytest.mark.memory
+def test_another_rate_on_the_same_key_is_another_budget_as_in_limits(clock: ManualClock) -> None:
+    for limiter in (MemoryRateLimiter(), LimitsRateLimiter("memory://")):
+        assert limiter.acquire("k", Rate(1, 60)).allowed
+        assert limiter.acquire("k", Rate(2, 60)).allowed
+        assert not limiter.acquire("k", Rate(1, 60)).allowed
+        limiter.reset("k", Rate(1, 60))
+        assert limiter.acquire("k", Rate(1, 60)).allowed
+        assert limiter.peek("k", Rate(2, 60)).remaining == 1
+
+
+@pytest.mark.memory
+def test_the_memory_limiter_starts_no_thread_and_forgets_quiet_keys(clock: ManualClock) -> None:
+    limiter = MemoryRateLimiter()
+    threads = threading.active_count()
+    for n in range(1000):
+        limiter.acquire(f"store-{n}", Rate(5, 60))
+    assert threading.active_count() == threads
+    clock.advance(120)
+    limiter.acquire("now", Rate(5, 60))  # the first call after a minute sweeps
+    assert limiter.peek("store-1", Rate(5, 60)).remaining == 5
+    assert len(limiter._windows) == 1  # what it holds: the keys of the last minute only
 
 
 # --- storage failures ---------------------------------------------------------------------------

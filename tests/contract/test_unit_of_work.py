@@ -17,7 +17,7 @@ from attrs import evolve
 
 from adapters.postgres import PostgresInboxWriter, PostgresUnitOfWork
 from adapters.system import ManualClock, UuidIdGenerator
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, PayloadError
 from core.model import Client, StockLevel
 from core.ports import InboxWriter
 from core.services import Context, webhooks
@@ -1484,6 +1484,39 @@ def test_an_event_stored_with_the_json_it_was_decoded_from_keeps_that_payload(
         assert uow.inbox.get(alone.id) == alone
 
 
+def test_an_event_handed_only_its_document_is_stored_with_the_documents_value(
+    uow_factory, inbox_writer, make
+):
+    document = b' {"id": 7, "note": "Cr\\u00e8me", "lines": [{"q": 2, "price": "1.50"}]}'
+    in_unit, alone = make.event(), make.event()  # no payload: the document was not decoded
+    with uow_factory() as uow:
+        assert uow.inbox.add(in_unit, payload_json=document) is True
+        uow.commit()
+    assert inbox_writer.add(alone, payload_json=document) is True
+
+    with uow_factory() as uow:
+        assert uow.inbox.get(in_unit.id).payload == json.loads(document)
+        assert uow.inbox.get(alone.id).payload == json.loads(document)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [b'{"n": NaN}', b"{'n': 1}", b'{"n": 1} {}', b'{"n": }', b"[1, 2]", b'"text"', b""],
+    ids=["NaN", "quotes", "trailing", "truncated", "array", "string", "empty"],
+)
+def test_a_document_that_is_no_json_object_is_refused_and_nothing_is_stored(
+    uow_factory, inbox_writer, make, document
+):
+    with pytest.raises(PayloadError):
+        inbox_writer.add(make.event(), payload_json=document)
+    with uow_factory() as uow, pytest.raises(PayloadError):
+        uow.inbox.add(make.event(), payload_json=document)
+
+    assert inbox_writer.add(make.event(), payload_json=b'{"n": 1}') is True  # still usable
+    with uow_factory() as uow:
+        assert [event.payload for event in uow.inbox.list()] == [{"n": 1}]
+
+
 def test_the_same_delivery_id_from_another_platform_is_another_event(uow_factory, make):
     shopify = make.event(delivery_id="42")
     tiktok = make.event(delivery_id="42", platform="tiktok")
@@ -1763,6 +1796,27 @@ class _RecordingInbox:
     def add(self, event, *, payload_json=None) -> bool:
         self.documents.append(payload_json)
         return self.writer.add(event, payload_json=payload_json)
+
+
+def test_an_unparsed_delivery_is_stored_as_its_body_reads(uow_factory, inbox_writer, make):
+    inbox = _RecordingInbox(inbox_writer)
+    ctx = Context(uow=uow_factory, clock=ManualClock(), ids=UuidIdGenerator(), inbox=inbox)
+    sc = StoreContext(ctx=ctx, cipher=None, platforms={}, app_url="")  # type: ignore[arg-type]
+    body = b'{"id": 1, "note": "plain \\u00e8", "lines": [{"quantity": 2}]}'
+    delivery = webhooks.Delivery("shopify", "orders/create", "a.myshopify.com", "d-1", None)
+
+    with pytest.raises(PayloadError):  # no body to read it from
+        webhooks.receive(sc, delivery, integration_id=None)
+    with pytest.raises(PayloadError):  # a body that would not be stored as it is
+        webhooks.receive(sc, evolve(delivery, body=b'{"note": "\\u0000"}'), integration_id=None)
+    with pytest.raises(PayloadError):  # no JSON: the inbox refuses it
+        webhooks.receive(sc, evolve(delivery, body=b'{"n": NaN}'), integration_id=None)
+    assert webhooks.receive(sc, evolve(delivery, body=body), integration_id=None) == "stored"
+    assert webhooks.receive(sc, evolve(delivery, body=body), integration_id=None) == "duplicate"
+
+    with uow_factory() as uow:
+        [event] = uow.inbox.list()
+    assert event.payload == {"id": 1, "note": "plain è", "lines": [{"quantity": 2}]}
 
 
 # Raw bodies of signed deliveries: whether ``receive`` may hand the body on to be stored as it

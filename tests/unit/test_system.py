@@ -1,14 +1,16 @@
-"""Clocks and id generators: ``SystemClock``, ``ManualClock``, ``UuidIdGenerator``."""
+"""Clocks, id generators and randomness: ``SystemClock``, ``ManualClock``, ``UuidIdGenerator``,
+``random_bits``."""
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from adapters.system import ManualClock, SystemClock, UuidIdGenerator
+from adapters.system import ManualClock, SystemClock, UuidIdGenerator, random_bits
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 START_MS = int(START.timestamp() * 1000)
@@ -159,3 +161,28 @@ def test_ids_are_unique_across_threads() -> None:
     assert len(set(everything)) == len(everything) == 8_000
     for chunk in results:
         assert chunk == sorted(chunk)
+
+
+# --- random_bits --------------------------------------------------------------------------------
+
+
+def test_random_bits_are_in_range_and_do_not_repeat() -> None:
+    drawn = [random_bits(62) for _ in range(5_000)]  # more than one chunk of bytes
+    assert all(0 <= value < 2**62 for value in drawn)
+    assert len(set(drawn)) == len(drawn)
+    assert {random_bits(1) for _ in range(200)} == {0, 1}
+    assert max(random_bits(12) for _ in range(2_000)) >= 2**11  # the top bits are used too
+
+
+def test_a_forked_child_does_not_hand_out_its_parents_random_bits() -> None:
+    random_bits(8)  # the parent has bytes in hand
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, random_bits(64).to_bytes(8))
+        os._exit(0)
+    os.close(write)
+    from_child = int.from_bytes(os.read(read, 8))
+    os.waitpid(child, 0)
+    os.close(read)
+    assert from_child != random_bits(64)

@@ -47,6 +47,7 @@ from core.model import (
     open_units,
 )
 from core.ports import OrderSearch
+from core.serialization import load_document
 
 T = TypeVar("T")
 Q = TypeVar("Q", InboxEvent, OutboxCommand)
@@ -840,6 +841,8 @@ def _backlog(items: Iterable[InboxEvent | OutboxCommand]) -> Backlog:
 
 class MemoryInboxRepository(_Repo):
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
+        if payload_json is not None:  # the document's value, as PostgreSQL would read it
+            event = evolve(event, payload=load_document(payload_json))
         for other in self._tx.table("inbox").values():
             if other.platform == event.platform and other.delivery_id == event.delivery_id:
                 return False

@@ -11,7 +11,8 @@ from __future__ import annotations
 import builtins
 import codecs
 import contextlib
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from psycopg.types.json import Jsonb
 from adapters.postgres._database import PostgresDatabase
 from adapters.postgres._rows import ALERTS, INBOX_EVENTS, OUTBOX_COMMANDS, SYNC_RUNS, Row, Table
 from adapters.postgres._session import Repository, Session, where
+from core.errors import InvalidInput, PayloadError
 from core.model import (
     INBOX_CLAIMABLE,
     OUTBOX_CLAIMABLE,
@@ -34,6 +36,7 @@ from core.model import (
     OutboxStatus,
     SyncRun,
 )
+from core.serialization import load_document
 
 
 def _claim_query(table: Table[Any], claimable: frozenset[str]) -> sql.Composed:
@@ -102,7 +105,10 @@ def _stores_as_is(document: bytes) -> bool:
     UTF-16 or -32) without a ``\\u0000`` escape (a string jsonb refuses to hold; a payload
     holding one is left to the payload's own encoding).
     """
-    if b"\\u0000" in document or b"\x00" in document or document.startswith(codecs.BOM_UTF8):
+    backslash = document.find(b"\\")  # one byte: found far faster than the escape
+    if backslash >= 0 and document.find(b"\\u0000", backslash) >= 0:
+        return False
+    if b"\x00" in document or document.startswith(codecs.BOM_UTF8):
         return False
     if document.isascii():  # UTF-8 already, and far cheaper to tell than by decoding
         return True
@@ -117,13 +123,30 @@ _INBOX_FIELDS = INBOX_EVENTS.fields
 
 
 def _inbox_params(event: InboxEvent, payload_json: bytes | None) -> Row:
-    if payload_json is None or not _stores_as_is(payload_json):
+    if payload_json is None:
         return INBOX_EVENTS.params(event)
-    # PostgreSQL parses the document for jsonb as it would the re-encoded payload, and Python
-    # neither walks nor encodes the whole payload again
     params: Row = {name: getattr(event, name) for name in _INBOX_FIELDS}
-    params["payload"] = Jsonb(payload_json, dumps=_verbatim)
+    if payload_json.lstrip(b" \t\n\r")[:1] == b"{" and _stores_as_is(payload_json):
+        # PostgreSQL parses the document for jsonb (refusing what is no JSON, which the insert
+        # turns into a PayloadError; JSON that opens with a brace is an object), and Python
+        # neither walks nor encodes the payload again
+        params["payload"] = Jsonb(payload_json, dumps=_verbatim)
+    else:
+        params["payload"] = Jsonb(load_document(payload_json))
     return params
+
+
+@contextlib.contextmanager
+def _document_refused() -> Iterator[None]:
+    """An insert of an event whose payload PostgreSQL cannot read or hold (no JSON, a number
+    out of numeric's range: a ``DataError``, translated as a value that cannot be stored)
+    raises ``PayloadError``; the event's other values are the core's, never such a value."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if not isinstance(exc.__context__, psycopg.DataError):
+            raise
+        raise PayloadError(f"the payload cannot be stored: {exc.message}") from None
 
 
 _STATES = {
@@ -169,7 +192,9 @@ def _backlog(session: Session, query: sql.Composed) -> Backlog:
 
 class PostgresInboxRepository(Repository):
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
-        inserted = self._s.write(_INSERT_INBOX, _inbox_params(event, payload_json), savepoint=False)
+        with _document_refused():
+            params = _inbox_params(event, payload_json)
+            inserted = self._s.write(_INSERT_INBOX, params, savepoint=False)
         return inserted == 1
 
     def get(self, event_id: str) -> InboxEvent | None:
@@ -265,13 +290,21 @@ class PostgresInboxWriter:
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
+        # one cursor per pooled connection, kept for the next insert on it: psycopg then
+        # reuses the statement's converted query and the dumpers it found for its values
+        self._cursors: weakref.WeakKeyDictionary[psycopg.Connection[Any], psycopg.Cursor[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def add(self, event: InboxEvent, *, payload_json: bytes | None = None) -> bool:
-        params = _inbox_params(event, payload_json)
-        with self._db.connection() as conn:  # errors come out as core errors
+        with _document_refused(), self._db.connection() as conn:  # errors as core errors
+            params = _inbox_params(event, payload_json)
+            cursor = self._cursors.get(conn)
+            if cursor is None:
+                cursor = self._cursors[conn] = conn.cursor()
             conn.autocommit = True  # borrowed idle: no transaction open to end
             try:
-                inserted = conn.execute(_INSERT_INBOX, params).rowcount
+                inserted = cursor.execute(_INSERT_INBOX, params).rowcount
             finally:
                 # as the pool hands connections out; a connection that broke meanwhile refuses
                 # (and the pool drops it): the error that broke it is the one to raise

@@ -56,13 +56,17 @@ APP_TOPICS = ("app/uninstalled", "customers/data_request", "customers/redact", "
 @frozen
 class Delivery:
     """One webhook request, as the web layer read it: the signature over the raw body was
-    verified, then the body parsed (strictly: bounded, no NUL, finite numbers)."""
+    verified, then the body parsed (strictly: bounded, no NUL, finite numbers), or checked for
+    all of that but its syntax and left for the inbox to parse (``payload`` None)."""
 
     platform: str
     topic: str
     shop: str
     delivery_id: str
-    payload: Mapping[str, Any]
+    # None: not parsed, ``body`` is then a JSON object storable as it is (the caller checked
+    # every rule but the syntax); the inbox parses it as it stores it, refusing (PayloadError)
+    # what is no JSON
+    payload: Mapping[str, Any] | None
     event_id: str | None = None
     triggered_at: datetime | None = None
     # the raw body ``payload`` was parsed from, if the caller has it: stored as it is when
@@ -138,11 +142,18 @@ def receive(
     tells from the bytes that ``storable_json`` would change nothing, the payload is taken as
     it is and the body handed to the inbox to store verbatim (no walk of the payload, no
     second encoding of it); otherwise the storable payload is stored and the body dropped.
+    An unparsed delivery (``payload`` None) must be such a body: the inbox parses it as it
+    stores it, and raises ``PayloadError``, storing nothing, if it is no JSON object.
 
     The event is written by ``ctx.inbox`` in a transaction of its own: a known integration
     costs no read, so storing the delivery is the request's only statement."""
     payload_json = delivery.body
-    if payload_json is not None and json_is_storable(payload_json):
+    storable = payload_json is not None and json_is_storable(payload_json)
+    if delivery.payload is None:
+        if not storable:
+            raise PayloadError("an unparsed delivery needs a body that stores as it is")
+        payload: dict[str, Any] = {}  # the body's, once the inbox has read it
+    elif storable:
         payload = dict(delivery.payload)
     else:
         payload = storable_json(dict(delivery.payload))

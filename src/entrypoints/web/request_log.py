@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
+from typing import NamedTuple
 
 from flask import Flask, Response, g, request
 
@@ -24,29 +25,37 @@ HEADER = "X-Request-Id"
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+class _Logged(NamedTuple):
+    """What a request's hooks share: its id, when it started, its bound log context."""
+
+    request_id: str
+    started: float
+    context: AbstractContextManager[None]
+
+
 def register(app: Flask) -> None:
     """Call before any other ``before_request`` is registered, so their lines carry the id."""
 
     @app.before_request
     def start() -> None:
-        g.request_id = request_id(request.headers.get(HEADER))
-        g.request_started = time.perf_counter()
-        stack = ExitStack()
-        stack.enter_context(log_context(request_id=g.request_id))
-        g.request_log_context = stack
+        rid = request_id(request.headers.get(HEADER))
+        bound = log_context(request_id=rid)
+        bound.__enter__()  # left in ``unbind``, whatever happens in between
+        g.request_log = _Logged(rid, time.perf_counter(), bound)
 
     @app.after_request
     def finish(response: Response) -> Response:
-        rid = g.get("request_id")
-        if rid is None:  # a failure before ``start`` ran
+        logged: _Logged | None = g.get("request_log")
+        if logged is None:  # a failure before ``start`` ran
             return response
-        response.headers[HEADER] = rid
-        elapsed_ms = (time.perf_counter() - g.request_started) * 1000
+        response.headers[HEADER] = logged.request_id
+        elapsed_ms = (time.perf_counter() - logged.started) * 1000
+        path = request.path
         log.log(
-            logging.DEBUG if request.path in QUIET_PATHS else logging.INFO,
+            logging.DEBUG if path in QUIET_PATHS else logging.INFO,
             "%s %s %d",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={"duration_ms": round(elapsed_ms, 1)},
         )
@@ -54,6 +63,6 @@ def register(app: Flask) -> None:
 
     @app.teardown_request
     def unbind(_exc: BaseException | None) -> None:
-        stack: ExitStack | None = g.pop("request_log_context", None)
-        if stack is not None:
-            stack.close()
+        logged: _Logged | None = g.pop("request_log", None)
+        if logged is not None:
+            logged.context.__exit__(None, None, None)

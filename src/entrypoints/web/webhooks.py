@@ -6,7 +6,10 @@ or missing). Only failures are counted, per source address and endpoint: past
 the same address is never refused for them. A signed body is then parsed strictly
 (``strict_json``); one that is not a JSON object, or is hostile (nested too deep, NUL or lone
 surrogates, numbers that are not finite), is answered 400 and not stored, so it can never sit
-in the inbox as an event no worker can handle (the store retries it, then gives up). Valid
+in the inbox as an event no worker can handle (the store retries it, then gives up). A body
+whose bytes show it meets every rule but the syntax (``strict_json.parse_elsewhere``, as
+nearly every order does) is not parsed here but by the inbox, storing it; should that find no
+JSON, the strict parser answers why (400), after the delivery budget was spent. Valid
 deliveries are rate limited per integration (429 with Retry-After: the store retries later)
 through the shared limiter, which fails open so a Redis outage never loses a delivery. The
 event is committed before the 200 goes out.
@@ -18,15 +21,18 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Literal
+from typing import Any, Literal
 
+from attrs import evolve
 from flask import Blueprint, Response, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
-from core.errors import NotFound, StorelinkError
-from core.ports import Rate
+from core.errors import NotFound, PayloadError, StorelinkError
+from core.ports import Rate, RateLimiter
 from core.services import webhooks
 from core.services.webhooks import Delivery, ShopMismatch
+from entrypoints.bootstrap import Services
 from entrypoints.web import strict_json
 from entrypoints.web.auth import client_address
 from entrypoints.web.context import services
@@ -44,8 +50,10 @@ ANSWERS = {
 }
 
 
-def _header(name: str, *, required: bool = True, max_length: int = 255) -> str | None:
-    value = request.headers.get(name)
+def _header(
+    headers: Headers, name: str, *, required: bool = True, max_length: int = 255
+) -> str | None:
+    value = headers.get(name)
     if value is None or not value.strip():
         if required:
             raise ApiError(400, "missing_header", f"the {name} header is required")
@@ -55,8 +63,8 @@ def _header(name: str, *, required: bool = True, max_length: int = 255) -> str |
     return value.strip()
 
 
-def _triggered_at() -> datetime | None:
-    raw = request.headers.get("X-Shopify-Triggered-At")
+def _triggered_at(headers: Headers) -> datetime | None:
+    raw = headers.get("X-Shopify-Triggered-At")
     if not raw:
         return None
     try:
@@ -65,12 +73,11 @@ def _triggered_at() -> datetime | None:
         return None
 
 
-def _count_bad_signature(integration_id: str | None) -> None:
+def _count_bad_signature(limiter: RateLimiter, integration_id: str | None) -> None:
     """Spend one unit of this address's budgets of bad signatures, at this endpoint and at
     all of them (made-up integration ids open no fresh budgets); 429 once one is spent. A
     correctly signed delivery never gets this answer."""
     address = client_address()
-    limiter = services().webhook_limiter
     endpoint = limiter.acquire(
         f"webhook-bad-hmac:{address}:{integration_id or 'app'}", BAD_SIGNATURES
     )
@@ -85,21 +92,21 @@ def _count_bad_signature(integration_id: str | None) -> None:
 Outcome = Literal["stored", "duplicate"]
 
 
-def _receive(platform_name: str, integration_id: str | None) -> Outcome:
-    platform = services().platforms.get(platform_name)
+def _receive(svc: Services, platform_name: str, integration_id: str | None) -> Outcome:
+    platform = svc.platforms.get(platform_name)
     if platform is None:
         raise ApiError(404, "not_found", "no such webhook endpoint")
+    headers = request.headers
     body = request.get_data(cache=False)
-    if not platform.verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256")):
-        _count_bad_signature(integration_id)
+    if not platform.verify_webhook(body, headers.get("X-Shopify-Hmac-Sha256")):
+        _count_bad_signature(svc.webhook_limiter, integration_id)
         raise ApiError(401, "invalid_hmac", "the webhook signature is missing or wrong")
-    payload = strict_json.loads(body, store_text=True)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_payload", "the body is not a JSON object")
-    topic = _header("X-Shopify-Topic", max_length=100) or ""
-    shop = (_header("X-Shopify-Shop-Domain", max_length=255) or "").lower()
-    delivery_id = _header("X-Shopify-Webhook-Id", max_length=255) or ""
-    budget = services().webhook_limiter.acquire(f"webhook:{integration_id or shop}", DELIVERIES)
+    # a body that meets every rule but the syntax goes on unparsed: the inbox parses it
+    payload = None if strict_json.parse_elsewhere(body) else _json_object(body)
+    topic = _header(headers, "X-Shopify-Topic", max_length=100) or ""
+    shop = (_header(headers, "X-Shopify-Shop-Domain", max_length=255) or "").lower()
+    delivery_id = _header(headers, "X-Shopify-Webhook-Id", max_length=255) or ""
+    budget = svc.webhook_limiter.acquire(f"webhook:{integration_id or shop}", DELIVERIES)
     if not budget.allowed:
         raise ApiError(
             429, "rate_limited", "too many deliveries; retry later", retry_after=budget.retry_after
@@ -110,20 +117,33 @@ def _receive(platform_name: str, integration_id: str | None) -> Outcome:
         shop=shop,
         delivery_id=delivery_id,
         payload=payload,
-        event_id=_header("X-Shopify-Event-Id", required=False),
-        triggered_at=_triggered_at(),
-        body=body,  # parsed once, above; stored as it is where that stores the same value
+        event_id=_header(headers, "X-Shopify-Event-Id", required=False),
+        triggered_at=_triggered_at(headers),
+        body=body,  # parsed above or by the inbox; stored as it is where that keeps its value
     )
     try:
-        outcome = webhooks.receive(
-            services().store,
-            delivery,
-            integration_id=integration_id,
-            shops=services().integration_shops,
+        return _store(svc, delivery, integration_id)
+    except PayloadError:
+        # the inbox could not keep the body as it is (no JSON, if it was not parsed): the
+        # strict parser says why, or reads it, and what it read is stored instead
+        parsed = delivery.payload if delivery.payload is not None else _json_object(body)
+        return _store(svc, evolve(delivery, payload=parsed, body=None), integration_id)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    payload = strict_json.loads(body, store_text=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_payload", "the body is not a JSON object")
+    return payload
+
+
+def _store(svc: Services, delivery: Delivery, integration_id: str | None) -> Outcome:
+    try:
+        return webhooks.receive(
+            svc.store, delivery, integration_id=integration_id, shops=svc.integration_shops
         )
     except ShopMismatch as exc:
         raise ApiError(401, "shop_mismatch", exc.message) from None
-    return outcome
 
 
 # ApiError codes -> the outcome counted
@@ -151,25 +171,26 @@ def _outcome(exc: Exception) -> str:
 
 
 def _counted(view: Callable[..., Outcome]) -> Callable[..., Response]:
-    """Answer the view's outcome (its encoded-once body), and count the answer by platform,
-    topic and outcome; labels only from known values (the path and headers are the caller's
-    to choose)."""
+    """Hand the view the services (looked up once a request), answer its outcome (its
+    encoded-once body), and count the answer by platform, topic and outcome; labels only from
+    known values (the path and headers are the caller's to choose)."""
 
     @wraps(view)
     def wrapped(**path: str) -> Response:
+        svc = services()
         platform = path["platform"]
         outcome = "error"
         try:
-            outcome = view(**path)
+            outcome = view(svc, **path)
             return Response(ANSWERS[outcome], status=200, mimetype="application/json")
         except Exception as exc:
             outcome = _outcome(exc)
             raise
         finally:
             topic = request.headers.get("X-Shopify-Topic", "")
-            services().metrics.webhook_received(
-                platform if platform in services().platforms else "unknown",
-                topic if topic in services().handlers.inbox else "other",
+            svc.metrics.webhook_received(
+                platform if platform in svc.platforms else "unknown",
+                topic if topic in svc.handlers.inbox else "other",
                 outcome,
             )
 
@@ -178,11 +199,11 @@ def _counted(view: Callable[..., Outcome]) -> Callable[..., Response]:
 
 @bp.post("/<platform>/<integration_id>")
 @_counted
-def per_integration(platform: str, integration_id: str) -> Outcome:
-    return _receive(platform, integration_id)
+def per_integration(svc: Services, platform: str, integration_id: str) -> Outcome:
+    return _receive(svc, platform, integration_id)
 
 
 @bp.post("/<platform>")
 @_counted
-def app_level(platform: str) -> Outcome:
-    return _receive(platform, None)
+def app_level(svc: Services, platform: str) -> Outcome:
+    return _receive(svc, platform, None)
