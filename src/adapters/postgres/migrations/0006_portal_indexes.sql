@@ -21,9 +21,8 @@ CREATE INDEX inbox_events_store_order_idx ON inbox_events (
 );
 
 
--- The events page filtered by status, per store, newest first.
-CREATE INDEX inbox_events_integration_status_idx
-    ON inbox_events (integration_id, status, received_at, id);
+-- (The events page's status filter per store uses inbox_events_integration_status_idx, made
+-- by 0004.)
 
 -- The products page: a store's catalogue in its display order (``PostgresCatalogRepository``).
 CREATE INDEX catalog_variants_sort_idx ON catalog_variants (
