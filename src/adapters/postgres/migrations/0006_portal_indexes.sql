@@ -21,8 +21,9 @@ CREATE INDEX inbox_events_store_order_idx ON inbox_events (
 );
 
 
--- The events page filtered by status, per store, newest first.
-CREATE INDEX inbox_events_integration_status_idx
+-- The events page filtered by status, per store, newest first (0004 creates the same index
+-- since both branches met: kept here for a database that ran the 0004 without it).
+CREATE INDEX IF NOT EXISTS inbox_events_integration_status_idx
     ON inbox_events (integration_id, status, received_at, id);
 
 -- The products page: a store's catalogue in its display order (``PostgresCatalogRepository``).
