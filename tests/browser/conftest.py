@@ -464,6 +464,7 @@ __all__ = [
     "PASSWORD",
     "SHOP",
     "SKUS",
+    "WAIT_SECONDS",
     "WIDE",
     "Portal",
     "User",

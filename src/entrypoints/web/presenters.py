@@ -257,3 +257,66 @@ def variant_stock(
         warehouses = {(r.warehouse, r.available) for r in rows}
         out[m.id] = VariantStock(warehouses=sorted(warehouses), locations=rows)
     return out
+
+
+# --- jobs as a page shows them ------------------------------------------------------------------
+
+JOB_TITLES = {
+    "order_sync": "Order sync",
+    "inventory_push": "Inventory push",
+    "catalogue_refresh": "Catalogue refresh",
+}
+# each kind's counts, in the order a person reads them, with what to call them
+JOB_COUNTS = {
+    "order_sync": (
+        ("read", "orders read"),
+        ("imported", "imported"),
+        ("updated", "updated"),
+        ("skipped", "unchanged"),
+        ("failed", "failed"),
+    ),
+    "inventory_push": (
+        ("levels_read", "store levels read"),
+        ("updated", "updated"),
+        ("unchanged", "already right"),
+        ("failed", "not set"),
+    ),
+    "catalogue_refresh": (
+        ("variants_read", "variants read"),
+        ("auto_mapped", "auto-mapped"),
+        ("not_mapped", "left to map"),
+    ),
+}
+JOB_PROBLEMS_SHOWN = 3
+
+
+@frozen
+class JobLine:
+    """One job as a line on a page: what it is, where it got, and when."""
+
+    title: str
+    status: str  # queued | running | done | failed
+    counts: str  # "12 orders read, 3 imported, ..." (the counts it reported so far)
+    error: str | None
+    problems: list[str]  # the first few items that failed while it carried on
+    more_problems: int
+    at: datetime  # when it finished, else started, else was asked for
+
+    @property
+    def pending(self) -> bool:
+        return self.status in ("queued", "running")
+
+
+def job_line(j: Job) -> JobLine:
+    counts = ", ".join(
+        f"{j.progress[key]} {label}" for key, label in JOB_COUNTS[j.kind] if key in j.progress
+    )
+    return JobLine(
+        title=JOB_TITLES[j.kind],
+        status=j.status,
+        counts=counts,
+        error=j.error,
+        problems=j.problems[:JOB_PROBLEMS_SHOWN],
+        more_problems=max(0, len(j.problems) - JOB_PROBLEMS_SHOWN),
+        at=j.finished_at or j.started_at or j.created_at,
+    )

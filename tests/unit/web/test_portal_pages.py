@@ -22,12 +22,14 @@ from adapters.passwords import TEST_PARAMETERS, Argon2PasswordHasher
 from adapters.ratelimit import LimitsRateLimiter
 from adapters.shopify.sandbox import SandboxConfig, SandboxServer
 from adapters.system import ManualClock, UuidIdGenerator
+from core.errors import PlatformUnavailable
 from core.model import (
     CatalogVariant,
     InboxEvent,
     InboxStatus,
     Integration,
     InventoryPushState,
+    Job,
     LocationMapping,
     ProductMapping,
 )
@@ -35,7 +37,7 @@ from core.services import SYSTEM, mapping, orders
 from core.services import stock as stock_services
 from core.services.integrations import seal, session_for
 from core.services.orders import NewItem
-from core.services.worker import Worker
+from core.services.worker import Handlers, JobOutcome, JobRunner, Progress, Worker
 from core.store import Credentials
 from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.settings import Settings
@@ -123,6 +125,10 @@ class Shop:
         )
         self.dead = self.add_event("d-dead", "dead", error="order_not_found: no such order")
         self.done = self.add_event("d-done", "processed", minutes=1)
+
+    def jobs(self, integration_id: str | None = None) -> list[Job]:
+        with self.services.ctx.uow() as uow:
+            return uow.jobs.list(integration_id or self.integration.id)
 
     def add_integration(self, client_id: str, shop: str, *, connected: bool) -> Integration:
         token = Credentials("shpat_x") if connected else None
@@ -306,6 +312,7 @@ def test_another_clients_integration_is_a_404_page_on_every_page_and_form(
         (f"{PORTAL}/disconnect", {"confirm": "1"}),
         (f"{PORTAL}/sync-orders", {}),
         (f"{PORTAL}/sync-inventory", {}),
+        (f"{PRODUCTS}/refresh", {}),
     ]:
         response = browser.post(path, data={**form, "integration": store, "csrf_token": token})
         assert response.status_code == 404, path
@@ -314,6 +321,7 @@ def test_another_clients_integration_is_a_404_page_on_every_page_and_form(
     assert shop.location(shop.pop_up.id).warehouse_id is None
     assert shop.event(shop.dead.id).status == "dead"
     assert shop.stored().status == "active"
+    assert shop.jobs() == []
 
 
 def test_an_unknown_integration_is_a_404_page(shop: Shop, owner: tuple[FlaskClient, str]) -> None:
@@ -353,6 +361,7 @@ def test_a_member_sees_the_pages_without_forms_and_every_change_is_403(
         (f"{PORTAL}/disconnect", {"confirm": "1"}),
         (f"{PORTAL}/sync-orders", {}),
         (f"{PORTAL}/sync-inventory", {}),
+        (f"{PRODUCTS}/refresh", {}),
     ]:
         response = browser.post(path, data={**form, "integration": store, "csrf_token": token})
         assert response.status_code == 403, path
@@ -364,6 +373,7 @@ def test_a_member_sees_the_pages_without_forms_and_every_change_is_403(
     assert shop.location(shop.pop_up.id).warehouse_id is None
     assert shop.event(shop.dead.id).status == "dead"
     assert shop.stored().status == "active"
+    assert shop.jobs() == []
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
@@ -378,6 +388,7 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
         (f"{PORTAL}/disconnect", {"confirm": "1"}),
         (f"{PORTAL}/sync-orders", {}),
         (f"{PORTAL}/sync-inventory", {}),
+        (f"{PRODUCTS}/refresh", {}),
     ]:
         for sent in ({}, {"csrf_token": "x" + token}):
             response = browser.post(path, data={**form, "integration": store, **sent})
@@ -387,6 +398,7 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
     assert shop.location(shop.pop_up.id).warehouse_id is None
     assert shop.event(shop.dead.id).status == "dead"
     assert shop.stored().status == "active"
+    assert shop.jobs() == []
 
 
 # --- products and mappings -------------------------------------------------------------------
@@ -895,21 +907,111 @@ def test_disconnecting_needs_the_confirmation_and_erases_the_tokens(
     assert shop.stored().status == "active"
 
 
+def _store_form(browser: FlaskClient, token: str, path: str, store: Integration) -> TestResponse:
+    return browser.post(path, data={"csrf_token": token, "integration": store.id})
+
+
+def _refreshes(response: TestResponse) -> bool:
+    return '<meta http-equiv="refresh"' in response.get_data(as_text=True)
+
+
+def _drain(services: Services, **runners: JobRunner) -> None:
+    """Work the queues once through: the app's own job runners, or the ones given."""
+    handlers = Handlers(jobs=runners) if runners else services.handlers
+    Worker(services.ctx, handlers, worker_id="test").drain()
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [(f"{PORTAL}/sync-orders", "order_sync"), (f"{PORTAL}/sync-inventory", "inventory_push")],
+)
+def test_sync_orders_and_push_inventory_now_queue_a_job_and_answer_at_once(
+    shop: Shop, owner: tuple[FlaskClient, str], path: str, kind: str
+) -> None:
+    browser, token = owner
+    response = _store_form(browser, token, path, shop.integration)
+    store = shop.integration.id
+    assert _landing(response) == (PORTAL, {"integration": [store], "message": [f"{kind}_queued"]})
+    assert response.headers["Location"].endswith(f"#store-{store}")
+    [job] = shop.jobs()
+    assert (job.kind, job.status, job.progress) == (kind, "queued", {})
+    page = browser.get(response.headers["Location"])
+    title = "Order sync" if kind == "order_sync" else "Inventory push"
+    assert f"{title} queued: " in _text(page)  # the message, in the store's box
+    assert f"Latest work {title} queued 00:00, waiting for a worker." in _text(page)
+    assert "This page refreshes by itself until the work is done." in _text(page)
+    assert _refreshes(page)
+
+    again = _store_form(browser, token, path, shop.integration)
+    assert _landing(again) == (PORTAL, {"integration": [store], "message": ["job_pending"]})
+    assert [j.id for j in shop.jobs()] == [job.id]  # the same job, not a second one
+    assert "That is already queued or running" in _text(browser.get(again.headers["Location"]))
+
+
+def test_the_integrations_page_shows_a_jobs_counts_as_they_move_then_what_it_did(
+    shop: Shop, owner: tuple[FlaskClient, str], member: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    _store_form(browser, token, f"{PORTAL}/sync-orders", shop.integration)
+    reader, _ = member  # a member reads the progress too
+    seen: list[str] = []
+
+    def sync(job: Job, progress: Progress) -> JobOutcome:
+        progress({"read": 40, "imported": 3})
+        seen.append(_text(reader.get(PORTAL)))
+        return JobOutcome({"read": 50, "imported": 4, "updated": 1, "skipped": 45, "failed": 0})
+
+    _drain(shop.services, order_sync=sync)
+    assert "Order sync running since 00:00: 40 orders read, 3 imported so far." in seen[0]
+    page = reader.get(PORTAL)
+    assert (
+        "Order sync done 2026-01-01 00:00: 50 orders read, 4 imported, 1 updated, "
+        "45 unchanged, 0 failed." in _text(page)
+    )
+    assert not _refreshes(page)  # nothing pending: the page stays still
+    assert "Sync orders now" not in _text(page)  # a member reads, never asks
+
+
+def test_a_job_that_failed_shows_its_error_and_the_problems_of_one_that_carried_on(
+    shop: Shop, owner: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    _store_form(browser, token, f"{PORTAL}/sync-orders", shop.integration)
+    _store_form(browser, token, f"{PORTAL}/sync-inventory", shop.integration)
+
+    def sync(job: Job, progress: Progress) -> JobOutcome:
+        progress({"read": 10})
+        raise PlatformUnavailable("Shopify answered 503", operation="Orders")
+
+    def push(job: Job, progress: Progress) -> JobOutcome:
+        problems = [f"TEE-{n}: location inactive" for n in range(5)]
+        return JobOutcome({"levels_read": 7, "updated": 2, "unchanged": 0, "failed": 5}, problems)
+
+    _drain(shop.services, order_sync=sync, inventory_push=push)
+    page = _text(browser.get(PORTAL))
+    assert (
+        "Order sync failed 2026-01-01 00:00: platform_unavailable: Shopify answered 503 "
+        "(before that: 10 orders read)." in page
+    )
+    assert (
+        "Inventory push done 2026-01-01 00:00: 7 store levels read, 2 updated, 0 already right, "
+        "5 not set. TEE-0: location inactive TEE-1: location inactive TEE-2: location inactive "
+        "and 2 more" in page
+    )
+
+
 def test_syncing_orders_of_a_store_that_is_not_connected_says_so(
-    shop: Shop, people: People, services: Services, owner: tuple[FlaskClient, str]
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
 ) -> None:
     quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=False)
     browser, token = owner
-    response = browser.post(
-        f"{PORTAL}/sync-orders", data={"csrf_token": token, "integration": quiet.id}
-    )
-    assert _landing(response) == (PORTAL, {"error": ["not_connected"]})
+    response = _store_form(browser, token, f"{PORTAL}/sync-orders", quiet)
+    assert _landing(response) == (PORTAL, {"integration": [quiet.id], "error": ["not_connected"]})
     assert "The store is not connected" in _text(browser.get(response.headers["Location"]))
-    with services.ctx.uow() as uow:
-        assert uow.sync_runs.list(integration_id=quiet.id) == []
+    assert shop.jobs(quiet.id) == []
 
 
-def test_pushing_inventory_now_shows_the_counts_and_when_the_store_was_last_synced(
+def test_pushing_inventory_now_runs_as_a_job_with_its_counts_and_when_the_store_was_synced(
     shop: Shop, people: People, owner: tuple[FlaskClient, str]
 ) -> None:
     # connected, but no location is served by a warehouse: the sync has nothing to send
@@ -920,20 +1022,17 @@ def test_pushing_inventory_now_shows_the_counts_and_when_the_store_was_last_sync
         "quiet.myshopify.com · Shopify · status active Orders synced never Inventory synced never"
         in before
     )
-    response = browser.post(
-        f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": quiet.id}
-    )
-    assert _landing(response) == (PORTAL, {"message": ["inventory_pushed"]})
+    response = _store_form(browser, token, f"{PORTAL}/sync-inventory", quiet)
+    assert _landing(response)[1]["message"] == ["inventory_push_queued"]
+    assert shop.stored(quiet.id).inventory_synced_at is None  # nothing ran in the request
+    _drain(shop.services)
     after = _text(browser.get(response.headers["Location"]))
-    assert "Inventory pushed: 0 updated, 0 already right." in after
-    assert (
-        "quiet.myshopify.com · Shopify · status active Orders synced never "
-        "Inventory synced 2026-01-01 00:00" in after
-    )
+    assert "Orders synced never Inventory synced 2026-01-01 00:00 Latest work" in after
+    assert "Inventory push done 2026-01-01 00:00: 0 store levels read, 0 updated" in after
     assert shop.stored(quiet.id).inventory_synced_at == shop.services.ctx.clock.now()
 
 
-def test_a_push_the_store_refuses_says_so_and_the_page_shows_the_syncs_error(
+def test_a_push_the_store_refuses_shows_on_the_job_and_the_syncs_error(
     shop: Shop, people: People, owner: tuple[FlaskClient, str]
 ) -> None:
     services = shop.services
@@ -962,32 +1061,78 @@ def test_a_push_the_store_refuses_says_so_and_the_page_shows_the_syncs_error(
         )
         uow.commit()
     browser, token = owner
-    response = browser.post(
-        f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": store.id}
-    )
-    assert _landing(response) == (PORTAL, {"error": ["store_access_refused"]})
-    page = _text(browser.get(response.headers["Location"]))
-    assert "The store no longer accepts storelink's access; reconnect the store." in page
+    response = _store_form(browser, token, f"{PORTAL}/sync-inventory", store)
+    assert _landing(response)[1]["message"] == ["inventory_push_queued"]
+    _drain(services)
+    page = _text(browser.get(PORTAL))
     assert (
         "expired.myshopify.com · Shopify · status error Orders synced never Inventory synced "
         "never 2026-01-01 00:00: expired.myshopify.com: access token expired" in page
     )
+    assert "Inventory push failed 2026-01-01 00:00: " in page
 
 
 def test_pushing_inventory_of_a_store_that_is_not_connected_says_so(
-    shop: Shop, people: People, services: Services, owner: tuple[FlaskClient, str]
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
 ) -> None:
     quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=False)
     browser, token = owner
-    response = browser.post(
-        f"{PORTAL}/sync-inventory", data={"csrf_token": token, "integration": quiet.id}
-    )
-    assert _landing(response) == (PORTAL, {"error": ["not_connected"]})
+    response = _store_form(browser, token, f"{PORTAL}/sync-inventory", quiet)
+    assert _landing(response) == (PORTAL, {"integration": [quiet.id], "error": ["not_connected"]})
     page = _text(browser.get(response.headers["Location"]))
     assert "The store is not connected" in page
     assert "Push inventory now" not in page.split("quiet.myshopify.com")[1]
-    with services.ctx.uow() as uow:
-        assert uow.sync_runs.list(integration_id=quiet.id) == []
+    assert shop.jobs(quiet.id) == []
+
+
+def test_refresh_catalogue_queues_a_job_and_the_products_page_shows_it_through_to_done(
+    shop: Shop, owner: tuple[FlaskClient, str], member: tuple[FlaskClient, str]
+) -> None:
+    browser, token = owner
+    store = shop.integration.id
+    products = f"{PRODUCTS}?integration={store}"
+    assert "Refresh catalogue" in _text(browser.get(products))
+    response = browser.post(
+        f"{PRODUCTS}/refresh", data={"csrf_token": token, "integration": store, "q": "tee"}
+    )
+    assert _landing(response) == (
+        PRODUCTS,
+        {"integration": [store], "q": ["tee"], "message": ["catalogue_refresh_queued"]},
+    )
+    [job] = shop.jobs()
+    assert (job.kind, job.status) == ("catalogue_refresh", "queued")
+    page = browser.get(response.headers["Location"])
+    assert "Catalogue refresh queued: " in _text(page)
+    assert "Catalogue refresh queued 00:00, waiting for a worker." in _text(page)
+    assert _refreshes(page)
+    reader, _ = member
+    seen: list[str] = []
+
+    def refresh(job: Job, progress: Progress) -> JobOutcome:
+        progress({"variants_read": 250})
+        seen.append(_text(reader.get(products)))
+        return JobOutcome({"variants_read": 300, "auto_mapped": 12, "not_mapped": 5})
+
+    _drain(shop.services, catalogue_refresh=refresh)
+    assert "Catalogue refresh running since 00:00: 250 variants read so far." in seen[0]
+    assert "Refresh catalogue" not in seen[0]  # members read the progress, never ask
+    done = browser.get(products)
+    assert (
+        "Catalogue refresh done 2026-01-01 00:00: 300 variants read, 12 auto-mapped, "
+        "5 left to map." in _text(done)
+    )
+    assert not _refreshes(done)
+
+
+def test_refreshing_the_catalogue_of_a_store_that_is_not_connected_says_so(
+    shop: Shop, people: People, owner: tuple[FlaskClient, str]
+) -> None:
+    quiet = shop.add_integration(people.acme.id, "quiet.myshopify.com", connected=False)
+    browser, token = owner
+    assert "Refresh catalogue" not in _text(browser.get(f"{PRODUCTS}?integration={quiet.id}"))
+    response = _store_form(browser, token, f"{PRODUCTS}/refresh", quiet)
+    assert _landing(response) == (PRODUCTS, {"integration": [quiet.id], "error": ["not_connected"]})
+    assert shop.jobs(quiet.id) == []
 
 
 # --- staff -----------------------------------------------------------------------------------
@@ -1089,12 +1234,13 @@ def test_an_owner_syncs_a_connected_stores_orders_now_and_then_disconnects_it(
     browser, csrf = _sign_in(create_app(store_services, {"TESTING": True}), "owner@acme.test")
     form = {"csrf_token": csrf, "integration": integration.id}
     synced = browser.post(f"{PORTAL}/sync-orders", data=form)
-    assert _landing(synced) == (
-        PORTAL,
-        {"message": ["orders_synced"], "imported": ["1"]},
-    )
-    assert "Orders synced: 1 imported, 0 updated, 0 unchanged." in _text(
-        browser.get(synced.headers["Location"])
+    assert _landing(synced)[1]["message"] == ["order_sync_queued"]
+    _drain(store_services)
+    print("PAGE", _text(browser.get(PORTAL)))
+    assert re.search(
+        r"Order sync done [\d-]+ [\d:]+: 1 orders read, 1 imported, 0 updated, 0 unchanged, "
+        r"0 failed\.",
+        _text(browser.get(synced.headers["Location"])),
     )
     with ctx.uow() as uow:
         imported = uow.orders.get_by_external(integration.id, str(placed["id"]))
@@ -1168,12 +1314,13 @@ def test_an_owner_pushes_inventory_now_and_the_store_shows_what_the_warehouse_ca
     pushed = browser.post(
         f"{PORTAL}/sync-inventory", data={"csrf_token": csrf, "integration": integration.id}
     )
-    assert _landing(pushed) == (
-        PORTAL,
-        {"error": ["inventory_push_incomplete"], "unchanged": ["1"], "failed": ["1"]},
-    )
-    assert "Inventory pushed with problems: 0 updated, 1 already right, 1 not set" in _text(
-        browser.get(pushed.headers["Location"])
+    assert _landing(pushed)[1]["message"] == ["inventory_push_queued"]
+    _drain(store_services)
+    print("PAGE", _text(browser.get(PORTAL)))
+    assert re.search(
+        r"Inventory push done [\d-]+ [\d:]+: 1 store levels read, 0 updated, 1 already right, "
+        r"1 not set\. TEE-RED at Outlet: the item is not stocked at this store location",
+        _text(browser.get(pushed.headers["Location"])),
     )
     when = ctx.clock.now().strftime("%Y-%m-%d %H:%M")
     products = _text(browser.get(f"{PRODUCTS}?integration={integration.id}"))

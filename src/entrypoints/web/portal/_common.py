@@ -64,24 +64,21 @@ MESSAGES = {
     # integrations
     "disconnected": "The store is disconnected. Its orders and history are kept.",
     "confirm_disconnect": "Tick the confirmation box to disconnect the store.",
-    "orders_synced": "Orders synced: {imported} imported, {updated} updated, {skipped} unchanged.",
-    "orders_sync_incomplete": (
-        "Orders synced with problems: {imported} imported, {updated} updated, "
-        "{skipped} unchanged; some orders failed and will be tried again on the next sync."
-    ),
-    "sync_failed": "The store could not be reached to sync orders. Please try again later.",
     "not_connected": "The store is not connected; reconnect it first.",
-    "inventory_pushed": "Inventory pushed: {updated} updated, {unchanged} already right.",
-    "inventory_push_incomplete": (
-        "Inventory pushed with problems: {updated} updated, {unchanged} already right, "
-        "{failed} not set; the store's Products page shows why for each variant."
+    # long work, queued as jobs (their progress shows on the page)
+    "order_sync_queued": (
+        "Order sync queued: recent orders are read from the store and imported. Its progress "
+        "shows with the store below."
     ),
-    "inventory_push_failed": (
-        "The store could not be reached to push inventory. Please try again later."
+    "inventory_push_queued": (
+        "Inventory push queued: the store's levels are read, and every synced variant that "
+        "differs from the warehouse is set. Its progress shows with the store below."
     ),
-    "store_access_refused": (
-        "The store no longer accepts storelink's access; reconnect the store."
+    "catalogue_refresh_queued": (
+        "Catalogue refresh queued: the store's variants are read again and new ones auto-mapped "
+        "by SKU or barcode. Its progress shows above the variants."
     ),
+    "job_pending": "That is already queued or running; its progress is shown here.",
     # products and mappings
     "mapped": "The variant is mapped to the product.",
     "unmapped": "The mapping is removed.",
@@ -170,11 +167,7 @@ MESSAGES = {
 
 # Messages that carry counts: the names of their whole-number query parameters.
 COUNTED = {
-    "orders_synced": ("imported", "updated", "skipped"),
-    "orders_sync_incomplete": ("imported", "updated", "skipped"),
     "auto_mapped": ("mapped", "skipped"),
-    "inventory_pushed": ("updated", "unchanged"),
-    "inventory_push_incomplete": ("updated", "unchanged", "failed"),
 }
 MAX_COUNT_DIGITS = 9
 

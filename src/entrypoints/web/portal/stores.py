@@ -10,15 +10,14 @@ from werkzeug.wrappers import Response
 
 from core.errors import (
     Conflict,
+    DomainError,
     InvalidInput,
     InvalidShop,
     NotFound,
     PermissionDenied,
-    PlatformAuthError,
-    StorelinkError,
 )
-from core.model import Client, Integration, Product, SyncRun, User
-from core.services import connect, integrations, inventory, mapping, order_import
+from core.model import JOB_KINDS, Client, Integration, JobKind, Product, SyncRun, User
+from core.services import connect, integrations, jobs, mapping
 from core.services import stock as stock_services
 from core.services.connect import SETUP_COMMAND
 from core.services.mapping import VariantRow
@@ -41,7 +40,6 @@ from entrypoints.web.portal._common import (
     _required,
     _shopify_store,
     bp,
-    log,
 )
 
 # --- integrations ----------------------------------------------------------------------------
@@ -104,12 +102,15 @@ def integrations_page() -> str:
     shop = request.args.get("shop", "")
     clients = _client_choices(user)
     progress = _setup_progress(found)
+    latest = _latest_jobs(found, JOB_KINDS)
     return render_template(
         "integrations.html",
         integrations=found,
         inventory_runs=_inventory_runs(found),
         setup=progress,
-        setting_up=any(p.state in ("running", "retrying") for p in progress.values()),
+        jobs=latest,
+        refreshing=any(p.state in ("running", "retrying") for p in progress.values())
+        or any(line.pending for lines in latest.values() for line in lines),
         success=MESSAGES.get(success or "") if success == "shopify_connected" else None,
         message=None if focused else notices["message"],
         error=None if focused else notices["error"],
@@ -226,22 +227,52 @@ def disconnect() -> Response:
     return _back("portal.integrations_page", message="disconnected")
 
 
+def _latest_jobs(
+    found: list[Integration], kinds: tuple[JobKind, ...]
+) -> dict[str, list[presenters.JobLine]]:
+    """Each store's latest job of each kind (those it ever had), read in one unit of work;
+    the stores are the ones the user may see already."""
+    lines: dict[str, list[presenters.JobLine]] = {}
+    with ctx().uow() as uow:
+        for integration in found:
+            latest = [
+                j for kind in kinds for j in uow.jobs.list(integration.id, kind=kind, limit=1)
+            ]
+            if latest:
+                lines[integration.id] = [presenters.job_line(j) for j in latest]
+    return lines
+
+
+def _queue(integration: Integration, kind: JobKind) -> str:
+    """Queue the job (or find the one already pending): the message code to answer with."""
+    if not integration.is_connected:
+        return "not_connected"
+    try:
+        _job, new = jobs.request(services().store, actor(), integration.id, kind)
+    except DomainError as exc:
+        if exc.code != "integration_not_connected":  # disconnected since it was read
+            raise
+        return "not_connected"
+    return f"{kind}_queued" if new else "job_pending"
+
+
+def _store_back(integration: Integration, code: str) -> Response:
+    """Back to the integrations page, the notice in the store's box."""
+    notice = "error" if code == "not_connected" else "message"
+    return _back(
+        "portal.integrations_page",
+        integration=integration.id,
+        _anchor=f"store-{integration.id}",
+        **{notice: code},
+    )
+
+
 @bp.post(f"{PORTAL}/sync-orders")
 @login_required
 def sync_orders() -> Response:
-    user = actor()
-    found = _managed(user, _required("integration"), shopify=False)
-    if not found.is_connected:
-        return _back("portal.integrations_page", error="not_connected")
-    try:
-        report = order_import.reconcile(services().store, found.id, manual=True)
-    except StorelinkError as exc:
-        log.warning("manual order sync of %s failed: %s", found.id, exc.code)
-        return _back("portal.integrations_page", error="sync_failed")
-    counts = report.as_dict()
-    if report.errors or report.failed:
-        return _back("portal.integrations_page", error="orders_sync_incomplete", **counts)
-    return _back("portal.integrations_page", message="orders_synced", **counts)
+    """The "Sync orders now" button: an order sync as a job; the page shows its progress."""
+    found = _managed(actor(), _required("integration"), shopify=False)
+    return _store_back(found, _queue(found, "order_sync"))
 
 
 def _inventory_runs(found: list[Integration]) -> dict[str, SyncRun]:
@@ -255,22 +286,10 @@ def _inventory_runs(found: list[Integration]) -> dict[str, SyncRun]:
 @login_required
 def sync_inventory() -> Response:
     """The "Push inventory now" button: a full sync (read the store's levels, repair drift,
-    push every synced variant that differs), whatever the store's automatic sync settings."""
-    user = actor()
-    found = _managed(user, _required("integration"), shopify=False)
-    if not found.is_connected:
-        return _back("portal.integrations_page", error="not_connected")
-    try:
-        report = inventory.sync_now(services().store, user, found.id)
-    except PlatformAuthError:
-        return _back("portal.integrations_page", error="store_access_refused")
-    except StorelinkError as exc:
-        log.warning("manual inventory push of %s failed: %s", found.id, exc.code)
-        return _back("portal.integrations_page", error="inventory_push_failed")
-    counts = {"updated": report.updated, "unchanged": report.unchanged, "failed": report.failed}
-    if report.failed or report.errors:
-        return _back("portal.integrations_page", error="inventory_push_incomplete", **counts)
-    return _back("portal.integrations_page", message="inventory_pushed", **counts)
+    push every synced variant that differs) as a job, whatever the store's automatic sync
+    settings; the page shows its progress."""
+    found = _managed(actor(), _required("integration"), shopify=False)
+    return _store_back(found, _queue(found, "inventory_push"))
 
 
 # --- the store's catalog and product mappings ------------------------------------------------
@@ -319,9 +338,11 @@ def products_page() -> Response | str:
     known = {p.id: p for p in choices}
     missing = {r.mapping.product_id for r in rows if r.mapping} - known.keys()
     known.update(_product_names(found.client_id, missing))
+    refresh = _latest_jobs([found], ("catalogue_refresh",)).get(found.id, [])
     return render_template(
         "products.html",
         integration=found,
+        refresh=refresh[0] if refresh else None,
         rows=rows,
         stock=_variant_stock(found, rows),
         products=known,
@@ -435,6 +456,17 @@ def toggle_mapping_sync() -> Response:
     except NotFound:
         return _products_back(found.id, error="mapping_missing")
     return _products_back(found.id, message="sync_on" if wanted else "sync_off")
+
+
+@bp.post(f"{PORTAL}/shopify/products/refresh")
+@login_required
+def refresh_catalogue() -> Response:
+    """The "Refresh catalogue" button: read the store's variants again and auto-map the new
+    ones, as a job; the page shows its progress."""
+    found = _managed(actor(), _required("integration"))
+    code = _queue(found, "catalogue_refresh")
+    notice = "error" if code == "not_connected" else "message"
+    return _products_back(found.id, **{notice: code})
 
 
 @bp.post(f"{PORTAL}/shopify/products/auto-map")
